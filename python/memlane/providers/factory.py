@@ -1,0 +1,61 @@
+"""Config → provider objects. One `match` per section on the config's type: a typo in a
+provider name fails when the config is read, never here."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from memlane.config import (
+    EmbeddedStoreConfig,
+    EmbedderConfig,
+    LocalEmbedderConfig,
+    OpenAIEmbedderConfig,
+    VectorStoreConfig,
+)
+from memlane.errors import ValidationError
+
+if TYPE_CHECKING:
+    from memlane.providers.embedders.base import Embedder
+    from memlane.providers.stores.base import Store
+
+
+def default_embedder_config() -> EmbedderConfig:
+    """``openai`` when an API key is configured, else the local model when installed."""
+    from memlane.providers.embedders.local_embedder import LocalEmbedder
+
+    if not os.environ.get("OPENAI_API_KEY") and LocalEmbedder.is_available():
+        return LocalEmbedderConfig()
+    return OpenAIEmbedderConfig()
+
+
+def build_embedder(config: EmbedderConfig | None) -> Embedder:
+    """The embedder a config describes (``None``: see :func:`default_embedder_config`)."""
+    config = config or default_embedder_config()
+    match config:
+        case OpenAIEmbedderConfig(config=s):
+            from memlane.providers.embedders.openai_embedder import OpenAIEmbedder
+
+            return OpenAIEmbedder(
+                model=s.model,
+                api_key=s.api_key,
+                base_url=s.base_url,
+                dims=s.embedding_dims,
+                timeout=s.timeout,
+                max_retries=s.max_retries,
+            )
+        case LocalEmbedderConfig(config=s):
+            from memlane.providers.embedders.local_embedder import LocalEmbedder
+
+            return LocalEmbedder(threads=s.threads, max_length=s.max_length)
+    raise ValidationError(f"unsupported embedder config {config!r}")
+
+
+def open_store(config: VectorStoreConfig, dims: int | None) -> Store:
+    """Opens the store a config describes, for vectors of ``dims`` (None: learn it)."""
+    match config:
+        case EmbeddedStoreConfig(config=s):
+            from memlane.providers.stores.embedded import EmbeddedStore
+
+            return EmbeddedStore(s.database_file(), dims)
+    raise ValidationError(f"unsupported vector_store config {config!r}")

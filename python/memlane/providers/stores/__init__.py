@@ -1,0 +1,1 @@
+"""Stores: where memories, vectors and history live. Every store satisfies :class:`Store`."""

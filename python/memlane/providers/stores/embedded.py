@@ -1,0 +1,81 @@
+"""The embedded store: a SQLite file and an in-memory index, run by the Rust core."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from memlane import _native
+from memlane.errors import ValidationError
+from memlane.providers.stores.base import AddOp, DeleteOp, DeleteScopeOp, Op, ResetOp, UpdateOp
+
+
+def _vector_bytes(vector: np.ndarray) -> bytes:
+    """float32 little-endian bytes: the one copy the native side needs."""
+    array = np.asarray(vector)
+    if array.ndim != 1:
+        raise ValidationError(f"a vector must be one-dimensional, got shape {array.shape}")
+    if not np.issubdtype(array.dtype, np.number):
+        raise ValidationError(f"a vector must hold numbers, got dtype {array.dtype}")
+    return np.ascontiguousarray(array, dtype="<f4").tobytes()
+
+
+def _native_op(op: Op) -> tuple[Any, ...]:
+    if isinstance(op, AddOp):
+        return ("add", op.text, _vector_bytes(op.vector), op.user_id, op.agent_id, op.run_id,
+                op.actor_id, op.role, op.metadata_json)
+    if isinstance(op, UpdateOp):
+        vector = None if op.vector is None else _vector_bytes(op.vector)
+        return ("update", op.memory_id, op.text, vector, op.metadata_json)
+    if isinstance(op, DeleteOp):
+        return ("delete", op.memory_id)
+    if isinstance(op, DeleteScopeOp):
+        return ("delete_scope", op.user_id, op.agent_id, op.run_id)
+    if isinstance(op, ResetOp):
+        return ("reset",)
+    raise TypeError(f"not a store op: {op!r}")
+
+
+class EmbeddedStore:
+    """A store in one SQLite file; see :class:`memlane.providers.stores.base.Store`.
+
+    Opening is synchronous (it happens when a memory is constructed) and releases the GIL.
+    """
+
+    def __init__(self, path: Path, dims: int | None) -> None:
+        self._native = _native.Store(str(path), dims)
+
+    @property
+    def dims(self) -> int | None:
+        return self._native.dims
+
+    @property
+    def path(self) -> Path:
+        return Path(self._native.path)
+
+    async def apply(self, ops: Sequence[Op]) -> list[Any]:
+        return await self._native.apply([_native_op(op) for op in ops])
+
+    async def get(self, memory_id: str) -> dict[str, Any]:
+        return await self._native.get(memory_id)
+
+    async def list(self, filters_json: str | None, limit: int) -> list[dict[str, Any]]:
+        return await self._native.list(filters_json, limit)
+
+    async def search(
+        self, vector: np.ndarray, filters_json: str | None, limit: int, threshold: float | None
+    ) -> list[dict[str, Any]]:
+        return await self._native.search(_vector_bytes(vector), filters_json, limit, threshold)
+
+    async def history(self, memory_id: str) -> list[dict[str, Any]]:
+        return await self._native.history(memory_id)
+
+    async def close(self) -> None:
+        await self._native.close()
+
+    def count(self) -> int:
+        """Number of memories stored (in-memory, instant)."""
+        return self._native.count()

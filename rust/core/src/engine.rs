@@ -1,0 +1,286 @@
+//! The engine: the public face of the core. Reads are answered from the in-memory state;
+//! writes are queued to the writer thread and answered once committed.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Sender};
+use std::sync::{Arc, Mutex, RwLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rusqlite::Connection;
+use tokio::sync::oneshot;
+
+use crate::filter::Filter;
+use crate::kernels::{check_vector, normalised};
+use crate::ops::{Op, Outcome};
+use crate::query::{self, Hit};
+use crate::record::{HistoryEvent, MemoryRecord};
+use crate::state::State;
+use crate::writer::{Job, Writer};
+use crate::{registry, store, Error, Result};
+
+/// How long `open` waits for a lock that a closing engine of this process still holds.
+const LOCK_WAIT: Duration = Duration::from_secs(3);
+
+/// A handle on an open store. Cheap to clone; the store closes when the last handle
+/// (and every operation still running) is gone.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    path: PathBuf,
+    state: Arc<RwLock<State>>,
+    jobs: Option<Sender<Job>>,
+    writer: Option<JoinHandle<()>>,
+    reader: Mutex<Connection>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Closing the channel ends the writer after its current batch; joining it means
+        // the file lock is free once the engine is gone.
+        self.jobs.take();
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+    }
+}
+
+impl Engine {
+    /// Opens (creating if needed) the store at `path`, a SQLite file.
+    ///
+    /// `dims` is the embedder's dimension when known; a store that already holds vectors
+    /// of another length is refused with [`Error::Validation`]. A path held by another
+    /// process is refused with [`Error::Store`].
+    pub fn open(path: &Path, dims: Option<usize>) -> Result<Engine> {
+        let path = canonical(path)?;
+        let check_shared = |inner: &Arc<Inner>| check_dims(&path, inner.dims(), dims);
+        let inner = registry::open_shared(&path, check_shared, || {
+            Inner::open(&path, dims).map(Arc::new)
+        })?;
+        Ok(Engine { inner })
+    }
+
+    /// The file this engine stores into.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// The vector length of this store, once known.
+    pub fn dims(&self) -> Option<usize> {
+        self.inner.dims()
+    }
+
+    /// Number of memories stored.
+    pub fn len(&self) -> usize {
+        self.inner.read_state().len()
+    }
+
+    /// True when no memory is stored.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Applies `ops` atomically (all or none) and returns one outcome per op.
+    pub async fn apply(&self, ops: Vec<Op>) -> Result<Vec<Outcome>> {
+        self.validate(&ops)?;
+        let jobs = self.inner.jobs.as_ref().ok_or(Error::Closed)?;
+        let (reply, answer) = oneshot::channel();
+        jobs.send(Job { ops, reply }).map_err(|_| Error::Closed)?;
+        answer.await.map_err(|_| Error::Closed)?
+    }
+
+    /// Checks what can be checked before queueing, so bad input fails fast.
+    fn validate(&self, ops: &[Op]) -> Result<()> {
+        let dims = self.dims();
+        for op in ops {
+            let vector = match op {
+                Op::Add(new) => Some(&new.vector),
+                Op::Update { text, .. } => text.as_ref().map(|(_, v)| v),
+                Op::DeleteScope(scope) if scope.is_empty() => {
+                    return Err(Error::invalid(
+                        "a scope delete needs user_id, agent_id or run_id",
+                    ))
+                }
+                Op::DeleteScope(_) | Op::Reset if ops.len() > 1 => {
+                    return Err(Error::invalid(
+                        "a scope delete or reset must be the only op of its call",
+                    ))
+                }
+                _ => None,
+            };
+            if let Some(v) = vector {
+                check_vector(v, dims).map_err(Error::Validation)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The memory with this id.
+    pub fn get(&self, id: &str) -> Result<Arc<MemoryRecord>> {
+        self.inner
+            .read_state()
+            .get(id)
+            .cloned()
+            .ok_or_else(|| Error::NotFound(id.to_owned()))
+    }
+
+    /// Memories matching `filter`, oldest first, at most `limit`.
+    pub fn list(&self, filter: &Filter, limit: usize) -> Vec<Arc<MemoryRecord>> {
+        query::list(&self.inner.read_state(), filter, limit)
+    }
+
+    /// The `limit` memories most similar to `vector` among those matching `filter`, best
+    /// first, with their cosine similarity; those below `min_similarity` are dropped.
+    pub fn search(
+        &self,
+        vector: &[f32],
+        filter: &Filter,
+        limit: usize,
+        min_similarity: Option<f32>,
+    ) -> Result<Vec<Hit>> {
+        let state = self.inner.read_state();
+        let known = (state.dims != 0).then_some(state.dims);
+        let norm = check_vector(vector, known).map_err(Error::Validation)?;
+        if known.is_none() {
+            return Ok(Vec::new()); // nothing stored yet
+        }
+        let unit = normalised(vector, norm);
+        Ok(query::search(&state, &unit, filter, limit, min_similarity))
+    }
+
+    /// A memory's history, oldest first (empty for an id never seen). Reads the disk.
+    pub fn history(&self, id: &str) -> Result<Vec<HistoryEvent>> {
+        let conn = self.inner.reader.lock().unwrap_or_else(|e| e.into_inner());
+        store::history(&conn, id)
+    }
+}
+
+impl Inner {
+    fn open(path: &Path, dims: Option<usize>) -> Result<Inner> {
+        let lock = lock_store(path)?;
+        let mut conn = store::open_writer(path)?;
+        let stored = store::read_dims(&conn)?;
+        check_dims(path, stored, dims)?;
+        if let (None, Some(d)) = (stored, dims) {
+            store::write_dims(&conn, d)?;
+        }
+        let state = load_state(&mut conn, stored.or(dims).unwrap_or(0))?;
+        let reader = store::open_reader(path)?;
+        let state = Arc::new(RwLock::new(state));
+        let (jobs, receiver) = mpsc::channel();
+        let writer = Writer {
+            conn,
+            state: Arc::clone(&state),
+            jobs: receiver,
+            _lock: lock,
+        };
+        let writer = std::thread::Builder::new()
+            .name("memlane-writer".into())
+            .spawn(move || writer.run())
+            .map_err(|e| Error::Store(format!("cannot start the writer thread: {e}")))?;
+        Ok(Inner {
+            path: path.to_owned(),
+            state,
+            jobs: Some(jobs),
+            writer: Some(writer),
+            reader: Mutex::new(reader),
+        })
+    }
+
+    fn read_state(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn dims(&self) -> Option<usize> {
+        let dims = self.read_state().dims;
+        (dims != 0).then_some(dims)
+    }
+}
+
+fn load_state(conn: &mut Connection, dims: usize) -> Result<State> {
+    let mut state = State::new(dims);
+    for (record, vector) in store::load_all(conn)? {
+        let expected = (state.dims != 0).then_some(state.dims);
+        let norm = check_vector(&vector, expected).map_err(|e| {
+            Error::Store(format!(
+                "stored vector of memory {} is corrupt: {e}",
+                record.id
+            ))
+        })?;
+        state.insert(Arc::new(record), &normalised(&vector, norm));
+    }
+    Ok(state)
+}
+
+fn check_dims(path: &Path, stored: Option<usize>, wanted: Option<usize>) -> Result<()> {
+    match (stored, wanted) {
+        (Some(s), Some(w)) if s != w => Err(Error::invalid(format!(
+            "the store at {} holds {s}-dimensional vectors but the embedder makes {w}-dimensional ones; \
+             use the embedder the store was made with, or another path or collection",
+            path.display()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// The absolute path of the database file, creating its folder.
+fn canonical(path: &Path) -> Result<PathBuf> {
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| Error::invalid(format!("store path {} names no file", path.display())))?;
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent).map_err(|e| {
+        Error::Store(format!(
+            "cannot create the store folder {}: {e}",
+            parent.display()
+        ))
+    })?;
+    let parent = parent.canonicalize().map_err(|e| {
+        Error::Store(format!(
+            "cannot resolve the store folder {}: {e}",
+            parent.display()
+        ))
+    })?;
+    Ok(parent.join(file_name))
+}
+
+/// Takes the store's process lock: one process writes a store at a time, so the
+/// in-memory view can never go stale behind another writer's back. The OS drops the
+/// lock when its holder exits, even by `kill -9`.
+fn lock_store(path: &Path) -> Result<File> {
+    let mut lock_path = path.as_os_str().to_owned();
+    lock_path.push(".lock");
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| Error::Store(format!("cannot create the lock file {lock_path:?}: {e}")))?;
+    let started = Instant::now();
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            // An engine of this process that is closing may still hold it for a moment.
+            Err(TryLockError::WouldBlock) if started.elapsed() < LOCK_WAIT => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(TryLockError::WouldBlock) => {
+                return Err(Error::Store(format!(
+                    "the store at {} is in use by another process; an embedded store serves one process at a time \
+                     (close the other one, or use the postgres store to share memories between processes)",
+                    path.display()
+                )))
+            }
+            Err(TryLockError::Error(e)) => {
+                return Err(Error::Store(format!("cannot lock {lock_path:?}: {e}")))
+            }
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! The filter language of `search`, `get_all` and `delete_all` (see spec/API.md, "Filters").
+//!
+//! A filter arrives as JSON, is parsed once into the [`Filter`] tree (unknown operators and
+//! malformed shapes are rejected with a message naming them) and is then evaluated in Rust
+//! against each candidate record. Nothing of it ever becomes SQL text.
+
+mod eval;
+mod parse;
+
+use serde_json::Value;
+
+use crate::record::Field;
+
+/// A parsed filter.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Filter {
+    /// Matches every record (no filter given).
+    All,
+    And(Vec<Filter>),
+    Or(Vec<Filter>),
+    /// Matches records that match none of the children.
+    Not(Vec<Filter>),
+    /// One condition on one key.
+    Cond {
+        key: Key,
+        cond: Cond,
+    },
+}
+
+/// What a condition looks at.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Key {
+    /// A built-in field (scope ids, actor_id, role, timestamps).
+    Field(Field),
+    /// A top-level metadata key.
+    Meta(String),
+}
+
+/// The comparison a condition makes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cond {
+    Eq(Value),
+    Ne(Value),
+    Gt(Value),
+    Gte(Value),
+    Lt(Value),
+    Lte(Value),
+    In(Vec<Value>),
+    Nin(Vec<Value>),
+    Contains(String),
+    IContains(String),
+    Exists,
+}
+
+impl Filter {
+    /// Parses a filter from its JSON form (an object).
+    pub fn from_json(value: &Value) -> crate::Result<Filter> {
+        parse::parse_filter(value)
+    }
+
+    /// Parses a filter from JSON text; empty text means "no filter".
+    pub fn from_json_str(text: &str) -> crate::Result<Filter> {
+        if text.trim().is_empty() {
+            return Ok(Filter::All);
+        }
+        let value: Value = serde_json::from_str(text)
+            .map_err(|e| crate::Error::invalid(format!("filters are not valid JSON: {e}")))?;
+        Self::from_json(&value)
+    }
+
+    /// Combines filters with AND, dropping `All`.
+    pub fn and(parts: Vec<Filter>) -> Filter {
+        let mut parts: Vec<Filter> = parts.into_iter().filter(|f| *f != Filter::All).collect();
+        match parts.len() {
+            0 => Filter::All,
+            1 => parts.pop().unwrap_or(Filter::All),
+            _ => Filter::And(parts),
+        }
+    }
+
+    /// An equality condition on a scope field.
+    pub fn scope_eq(field: Field, value: &str) -> Filter {
+        Filter::Cond {
+            key: Key::Field(field),
+            cond: Cond::Eq(Value::String(value.to_owned())),
+        }
+    }
+
+    /// Equality conditions on scope fields that every match must satisfy: the planner
+    /// starts from the smallest posting list among them instead of scanning everything.
+    pub fn required_scope_values(&self) -> Vec<(Field, &str)> {
+        let mut out = Vec::new();
+        self.collect_required(&mut out);
+        out
+    }
+
+    fn collect_required<'a>(&'a self, out: &mut Vec<(Field, &'a str)>) {
+        match self {
+            Filter::And(parts) => parts.iter().for_each(|p| p.collect_required(out)),
+            Filter::Cond {
+                key: Key::Field(field),
+                cond: Cond::Eq(Value::String(value)),
+            } if field.is_scope() => out.push((*field, value)),
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! `Store`: an open embedded store, every operation an awaitable.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use memlane_core::{Engine, Error, Filter};
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+use pyo3_async_runtimes::tokio::future_into_py;
+
+use crate::convert::{History, Hits, Outcomes, Record, Records};
+use crate::errors::{to_py, IntoPyResult};
+use crate::ops::{parse_ops, vector_from_bytes};
+
+/// An open store. Methods return awaitables; `close()` releases it.
+#[pyclass(module = "memlane._native", frozen)]
+pub(crate) struct Store {
+    engine: Mutex<Option<Engine>>,
+}
+
+impl Store {
+    fn engine(&self) -> PyResult<Engine> {
+        self.engine
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .ok_or_else(|| to_py(Error::Closed))
+    }
+}
+
+fn parse_filter(filters_json: Option<&str>) -> PyResult<Filter> {
+    Filter::from_json_str(filters_json.unwrap_or("")).py_err()
+}
+
+fn check_limit(limit: i64) -> PyResult<usize> {
+    usize::try_from(limit)
+        .ok()
+        .filter(|&l| l > 0)
+        .ok_or_else(|| {
+            to_py(Error::invalid(format!(
+                "limit must be a positive integer, got {limit}"
+            )))
+        })
+}
+
+#[pymethods]
+impl Store {
+    /// Opens (or creates) the store file at `path`. Blocking; the GIL is released.
+    #[new]
+    #[pyo3(signature = (path, dims=None))]
+    fn new(py: Python<'_>, path: PathBuf, dims: Option<usize>) -> PyResult<Self> {
+        let engine = py.detach(|| Engine::open(&path, dims)).py_err()?;
+        Ok(Store {
+            engine: Mutex::new(Some(engine)),
+        })
+    }
+
+    /// The database file.
+    #[getter]
+    fn path(&self) -> PyResult<PathBuf> {
+        Ok(self.engine()?.path().to_owned())
+    }
+
+    /// The vector length, once known.
+    #[getter]
+    fn dims(&self) -> PyResult<Option<usize>> {
+        Ok(self.engine()?.dims())
+    }
+
+    /// Number of memories stored.
+    fn count(&self) -> PyResult<usize> {
+        Ok(self.engine()?.len())
+    }
+
+    /// Applies op tuples atomically; resolves to one result per op.
+    fn apply<'py>(
+        &self,
+        py: Python<'py>,
+        ops: Vec<Bound<'py, PyTuple>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let engine = self.engine()?;
+        let ops = parse_ops(ops)?;
+        future_into_py(
+            py,
+            async move { engine.apply(ops).await.map(Outcomes).py_err() },
+        )
+    }
+
+    fn get<'py>(&self, py: Python<'py>, memory_id: String) -> PyResult<Bound<'py, PyAny>> {
+        let engine = self.engine()?;
+        future_into_py(
+            py,
+            async move { engine.get(&memory_id).map(Record).py_err() },
+        )
+    }
+
+    #[pyo3(signature = (filters_json, limit))]
+    fn list<'py>(
+        &self,
+        py: Python<'py>,
+        filters_json: Option<&str>,
+        limit: i64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let engine = self.engine()?;
+        let filter = parse_filter(filters_json)?;
+        let limit = check_limit(limit)?;
+        future_into_py(py, async move { Ok(Records(engine.list(&filter, limit))) })
+    }
+
+    /// Exact cosine search; `threshold` drops hits scoring below it.
+    #[pyo3(signature = (vector, filters_json, limit, threshold=None))]
+    fn search<'py>(
+        &self,
+        py: Python<'py>,
+        vector: &[u8],
+        filters_json: Option<&str>,
+        limit: i64,
+        threshold: Option<f32>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let engine = self.engine()?;
+        let filter = parse_filter(filters_json)?;
+        let limit = check_limit(limit)?;
+        let vector = vector_from_bytes(vector).py_err()?;
+        // Scores are similarities clamped to [0, 1]: a threshold of 0 keeps everything.
+        let min_similarity = threshold.filter(|t| *t > 0.0);
+        future_into_py(py, async move {
+            engine
+                .search(&vector, &filter, limit, min_similarity)
+                .map(Hits)
+                .py_err()
+        })
+    }
+
+    fn history<'py>(&self, py: Python<'py>, memory_id: String) -> PyResult<Bound<'py, PyAny>> {
+        let engine = self.engine()?;
+        future_into_py(py, async move {
+            let events = tokio::task::spawn_blocking(move || engine.history(&memory_id))
+                .await
+                .map_err(|e| Error::Store(format!("history read failed: {e}")))
+                .py_err()?;
+            events.map(History).py_err()
+        })
+    }
+
+    /// Releases the store; resolves once this handle is gone. Idempotent.
+    fn close<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let engine = self.engine.lock().unwrap_or_else(|e| e.into_inner()).take();
+        future_into_py(py, async move {
+            // The last handle's drop joins the writer thread: keep that off the loop.
+            if let Some(engine) = engine {
+                let _ = tokio::task::spawn_blocking(move || drop(engine)).await;
+            }
+            Ok(())
+        })
+    }
+
+    /// Whether `close()` was called.
+    #[getter]
+    fn closed(&self) -> bool {
+        self.engine
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_none()
+    }
+}
