@@ -208,6 +208,15 @@ async def test_openai_rows_are_the_server_vectors_in_order(server: FakeOpenAI) -
 
 
 @pytest.mark.asyncio
+async def test_openai_orders_rows_by_index_not_position(server: FakeOpenAI) -> None:
+    server.reverse_embedding_order = True
+    embedder = make_embedder(server)
+    vectors = await embedder.embed(TEXTS)
+    assert np.array_equal(vectors, expected_rows(TEXTS))
+    await embedder.aclose()
+
+
+@pytest.mark.asyncio
 async def test_openai_sends_base64_and_no_dimensions_by_default(server: FakeOpenAI) -> None:
     embedder = make_embedder(server)
     assert embedder.dims == 1536  # the known width of text-embedding-3-small, before any call

@@ -14,9 +14,11 @@ import numpy as np
 
 from memlane import inputs
 from memlane.config import MemoryConfig
-from memlane.errors import EmbeddingError, LLMError, MemlaneError, ValidationError
+from memlane.errors import EmbeddingError, MemlaneError, ValidationError
+from memlane.extraction.infer import Extractor
 from memlane.providers.embedders.base import Embedder
-from memlane.providers.factory import build_embedder, open_store
+from memlane.providers.factory import build_embedder, build_llm, open_store
+from memlane.providers.llms.base import LLM
 from memlane.providers.stores.base import AddOp, DeleteOp, DeleteScopeOp, ResetOp, Store, UpdateOp
 
 __all__ = ["AsyncMemory"]
@@ -30,6 +32,9 @@ class AsyncMemory:
             (embedded store at ``~/.memlane``).
         embedder: an object satisfying :class:`~memlane.providers.embedders.base.Embedder`
             to use instead of the configured one (the caller keeps ownership of it).
+        llm: an object satisfying :class:`~memlane.providers.llms.base.LLM` to use
+            instead of the configured one (the caller keeps ownership of it). The
+            configured LLM is only built at the first ``add(infer=True)``.
 
     Raises:
         ValidationError: the config is invalid, or the store holds vectors of another size.
@@ -42,12 +47,19 @@ class AsyncMemory:
     """
 
     def __init__(
-        self, config: MemoryConfig | dict[str, Any] | None = None, *, embedder: Embedder | None = None
+        self,
+        config: MemoryConfig | dict[str, Any] | None = None,
+        *,
+        embedder: Embedder | None = None,
+        llm: LLM | None = None,
     ) -> None:
         self.config = MemoryConfig.coerce(config)
         self._owns_embedder = embedder is None
         self._embedder: Embedder = embedder or build_embedder(self.config.embedder)
         self._store: Store | None = open_store(self.config.vector_store, self._embedder.dims)
+        self._owns_llm = llm is None
+        self._llm = llm
+        self._extractor: Extractor | None = None
 
     @classmethod
     def from_config(cls, config_dict: dict[str, Any]) -> AsyncMemory:
@@ -68,12 +80,24 @@ class AsyncMemory:
         return self._store
 
     async def close(self) -> None:
-        """Releases the store (and the embedder memlane built). Idempotent."""
+        """Releases the store (and the embedder and LLM memlane built). Idempotent."""
         store, self._store = self._store, None
         if store is not None:
             await store.close()
             if self._owns_embedder:
                 await self._embedder.aclose()
+            if self._owns_llm and self._llm is not None:
+                await self._llm.aclose()
+
+    def _extraction(self) -> Extractor:
+        """The inferred-add machinery, built at first use (so infer=False needs no LLM)."""
+        if self._extractor is None:
+            if self._llm is None:
+                self._llm = build_llm(self.config.llm)
+            self._extractor = Extractor(
+                self.store, self._embed, self._llm, self.config.custom_fact_extraction_prompt
+            )
+        return self._extractor
 
     async def _embed(self, texts: Sequence[str]) -> np.ndarray:
         """One batched embedding call; rows in the order of ``texts``."""
@@ -123,15 +147,16 @@ class AsyncMemory:
             raise ValidationError(f"memory_type must be None or 'procedural_memory', got {memory_type!r}")
         if prompt is not None:
             inputs.text("prompt", prompt)
-        if infer or memory_type is not None:
-            raise LLMError(
-                "add(infer=True) needs the LLM extraction step, which this build does not have yet; "
-                "pass infer=False to store messages verbatim"
-            )
+        if memory_type is not None and "agent_id" not in ids:
+            raise ValidationError("memory_type='procedural_memory' needs agent_id")
         store = self.store
         kept = [m for m in parsed if m["role"] != "system" and m["content"].strip()]
         if not kept:
             return {"results": []}
+        if memory_type is not None:
+            return {"results": await self._extraction().add_procedural(kept, ids, metadata)}
+        if infer:
+            return {"results": await self._extraction().add(kept, ids, metadata_json, prompt)}
         vectors = await self._embed([m["content"] for m in kept])
         ops = [
             AddOp(

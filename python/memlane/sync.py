@@ -18,6 +18,7 @@ from memlane.config import MemoryConfig
 from memlane.errors import MemlaneError
 from memlane.memory import AsyncMemory
 from memlane.providers.embedders.base import Embedder
+from memlane.providers.llms.base import LLM
 
 __all__ = ["Memory"]
 
@@ -71,11 +72,15 @@ class Memory:
     """
 
     def __init__(
-        self, config: MemoryConfig | dict[str, Any] | None = None, *, embedder: Embedder | None = None
+        self,
+        config: MemoryConfig | dict[str, Any] | None = None,
+        *,
+        embedder: Embedder | None = None,
+        llm: LLM | None = None,
     ) -> None:
         self._runner = _LoopThread()
         try:
-            self._async = AsyncMemory(config, embedder=embedder)
+            self._async = AsyncMemory(config, embedder=embedder, llm=llm)
         except BaseException:
             self._runner.stop()
             raise

@@ -126,6 +126,9 @@ class FakeOpenAI:
         self.requests: list[tuple[str, Any]] = []
         self.embedding_calls = 0
         self.chat_calls = 0
+        #: Send embeddings' ``data`` items last-first; their ``index`` fields still say
+        #: which input each belongs to (clients must order by ``index``, not position).
+        self.reverse_embedding_order = False
         # Handler threads run concurrently; everything below is guarded by this lock.
         self._lock = threading.Lock()
         self._chat_script: deque[str | dict[str, Any]] = deque()
@@ -271,6 +274,8 @@ class FakeOpenAI:
             {"object": "embedding", "index": i, "embedding": _encode(vector, fmt)}
             for i, vector in enumerate(vectors)
         ]
+        if self.reverse_embedding_order:
+            data.reverse()
         tokens = _rough_tokens(inputs)
         return 200, {
             "object": "list",

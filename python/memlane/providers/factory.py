@@ -9,14 +9,17 @@ from typing import TYPE_CHECKING
 from memlane.config import (
     EmbeddedStoreConfig,
     EmbedderConfig,
+    LLMConfig,
     LocalEmbedderConfig,
     OpenAIEmbedderConfig,
+    OpenAILLMConfig,
     VectorStoreConfig,
 )
 from memlane.errors import ValidationError
 
 if TYPE_CHECKING:
     from memlane.providers.embedders.base import Embedder
+    from memlane.providers.llms.base import LLM
     from memlane.providers.stores.base import Store
 
 
@@ -59,3 +62,26 @@ def open_store(config: VectorStoreConfig, dims: int | None) -> Store:
 
             return EmbeddedStore(s.database_file(), dims)
     raise ValidationError(f"unsupported vector_store config {config!r}")
+
+
+def build_llm(config: LLMConfig) -> LLM:
+    """The LLM a config describes.
+
+    Raises:
+        LLMError: no API key and no base_url (nothing to talk to), saying how to set one.
+    """
+    match config:
+        case OpenAILLMConfig(config=s):
+            from memlane.providers.llms.openai_llm import OpenAILLM
+
+            return OpenAILLM(
+                model=s.model,
+                api_key=s.api_key,
+                base_url=s.base_url,
+                temperature=s.temperature,
+                max_tokens=s.max_tokens,
+                top_p=s.top_p,
+                timeout=s.timeout,
+                max_retries=s.max_retries,
+            )
+    raise ValidationError(f"unsupported llm config {config!r}")

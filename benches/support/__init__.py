@@ -1,0 +1,1 @@
+"""Helpers shared by the benchmarks in ``benches/`` (not part of the memlane package)."""

@@ -1,0 +1,1 @@
+"""LLM providers: one chat call in, the answer's text out."""
