@@ -26,8 +26,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
+from memlane import AsyncMemory
 from support.measure import (
+    exit_skipping_finalization,
     machine_info,
     median_of,
     percentiles_ms,
@@ -36,8 +37,6 @@ from support.measure import (
     write_json,
 )
 from support.precomputed import DEFAULT_DIMS, DEFAULT_SEED, Dataset, make_dataset
-
-from memlane import AsyncMemory
 
 
 @dataclass(frozen=True)
@@ -50,7 +49,9 @@ class Scale:
     warmup: int  # calls before timing, so first-touch costs (page faults, caches) are excluded
 
 
-FULL = Scale(memories=10_000, users=100, sequential_adds=2_000, searches=1_000, get_alls=300, warmup=50)
+FULL = Scale(
+    memories=10_000, users=100, sequential_adds=2_000, searches=1_000, get_alls=300, warmup=50
+)
 QUICK = Scale(memories=1_000, users=10, sequential_adds=200, searches=200, get_alls=50, warmup=20)
 
 CONCURRENCY = 32
@@ -83,7 +84,8 @@ async def _measure_adds(memory: AsyncMemory, data: Dataset, scale: Scale) -> dic
     sequential = range(scale.sequential_adds)
     started = time.perf_counter()
     latencies = await _timed(
-        lambda i=i: memory.add(data.texts[i], user_id=data.user_ids[i], infer=False) for i in sequential
+        lambda i=i: memory.add(data.texts[i], user_id=data.user_ids[i], infer=False)
+        for i in sequential
     )
     sequential_s = time.perf_counter() - started
 
@@ -111,7 +113,9 @@ def _brute_force_top_k(matrix: np.ndarray, query: np.ndarray, k: int) -> np.ndar
     return top[np.argsort(-scores[top])]
 
 
-async def _measure_reads(memory: AsyncMemory, data: Dataset, scale: Scale, seed: int) -> dict[str, Any]:
+async def _measure_reads(
+    memory: AsyncMemory, data: Dataset, scale: Scale, seed: int
+) -> dict[str, Any]:
     rng = np.random.default_rng(seed)
     users = [data.users[u] for u in rng.integers(0, len(data.users), size=scale.searches)]
     queries = [data.query_texts[q % len(data.query_texts)] for q in range(scale.searches)]
@@ -124,6 +128,9 @@ async def _measure_reads(memory: AsyncMemory, data: Dataset, scale: Scale, seed:
 
     # Layers under the full call, to show where the time of one search goes.
     floor_ns = await _timed(lambda: asyncio.sleep(0) for _ in range(scale.searches))
+    # A plain thread hop (default executor, no-op): what any "run it off the loop" costs.
+    loop = asyncio.get_running_loop()
+    hop_ns = await _timed(lambda: loop.run_in_executor(None, int) for _ in range(scale.searches))
     some_id = (await memory.get_all(user_id=data.users[0], limit=1))["results"][0]["id"]
     get_ns = await _timed(lambda: memory.get(some_id) for _ in range(scale.searches))
     store_ns = await _store_level_search(memory, data, users, queries, scale)
@@ -149,6 +156,7 @@ async def _measure_reads(memory: AsyncMemory, data: Dataset, scale: Scale, seed:
         "get_by_id_ms": percentiles_ms(get_ns, PERCENTILES),
         "numpy_brute_force_ms": percentiles_ms(numpy_ns, PERCENTILES),
         "asyncio_sleep0_ms": percentiles_ms(floor_ns, PERCENTILES),
+        "thread_hop_ms": percentiles_ms(hop_ns, PERCENTILES),
         "get_all_ms": percentiles_ms(get_all_ns, PERCENTILES),
         "get_all_sizes": sorted(sizes),
     }
@@ -184,16 +192,27 @@ async def _store_level_search(
 def _file_sizes_mb(folder: Path) -> dict[str, float]:
     database = folder / "memlane.db"
     wal = folder / "memlane.db-wal"
-    size = lambda p: p.stat().st_size / 1e6 if p.exists() else 0.0  # noqa: E731
+
+    def size(path: Path) -> float:
+        return path.stat().st_size / 1e6 if path.exists() else 0.0
+
     return {"db_mb": size(database), "wal_mb": size(wal)}
 
 
 def _reopen_probe(folder: Path, scale: Scale) -> dict[str, float]:
     """Reopens the closed store in a fresh process (see support/reopen_probe.py)."""
     completed = subprocess.run(
-        [sys.executable, "-m", "support.reopen_probe", str(folder), str(DEFAULT_DIMS), str(scale.users)],
+        [
+            sys.executable,
+            "-m",
+            "support.reopen_probe",
+            str(folder),
+            str(DEFAULT_DIMS),
+            str(scale.users),
+        ],
         cwd=Path(__file__).parent,
         capture_output=True,
+        check=False,  # a failure is reported below, with the child's stderr
         text=True,
     )
     if completed.returncode != 0:
@@ -233,14 +252,23 @@ def _ok(passed: bool) -> str:
 
 def report(summary: dict[str, Any], scale: Scale, passes: int) -> None:
     s = summary
-    ms = lambda d, p: f"{d[p]:.3f} ms"  # noqa: E731
+
+    def ms(figures: dict[str, float], point: str) -> str:
+        return f"{figures[point]:.3f} ms"
+
     rows = [
-        ("add, sequential", f"{s['sequential_adds_per_s']:,.0f} /s", f"p50 {ms(s['sequential_add_ms'], 'p50')}"),
+        (
+            "add, sequential",
+            f"{s['sequential_adds_per_s']:,.0f} /s",
+            f"p50 {ms(s['sequential_add_ms'], 'p50')}",
+        ),
         (
             f"add, concurrency {CONCURRENCY}",
             f"{s['concurrent_adds_per_s']:,.0f} /s",
-            f"target >= {TARGET_CONCURRENT_ADDS_PER_S:,} /s: "
-            f"{_ok(s['concurrent_adds_per_s'] >= TARGET_CONCURRENT_ADDS_PER_S)}",
+            (
+                f"target >= {TARGET_CONCURRENT_ADDS_PER_S:,} /s: "
+                f"{_ok(s['concurrent_adds_per_s'] >= TARGET_CONCURRENT_ADDS_PER_S)}"
+            ),
         ),
     ]
     search = s["search_ms"]
@@ -253,12 +281,23 @@ def report(summary: dict[str, Any], scale: Scale, passes: int) -> None:
     )
     rows += [(f"search p{p}", ms(search, f"p{p}"), "") for p in PERCENTILES[1:]]
     if "store_search_ms" in s:
-        rows.append(("  store.search (no AsyncMemory layer) p50", ms(s["store_search_ms"], "p50"), ""))
+        rows.append(
+            ("  store.search (no AsyncMemory layer) p50", ms(s["store_search_ms"], "p50"), "")
+        )
     rows += [
         ("  get(id) round trip p50", ms(s["get_by_id_ms"], "p50"), "floor of one native await"),
         ("  numpy brute force p50", ms(s["numpy_brute_force_ms"], "p50"), "baseline, same queries"),
+        (
+            "  run_in_executor(no-op) p50",
+            ms(s["thread_hop_ms"], "p50"),
+            "plain thread hop, for scale",
+        ),
         ("  asyncio.sleep(0) p50", ms(s["asyncio_sleep0_ms"], "p50"), "event-loop floor"),
-        (f"get_all ({GET_ALL_LIMIT}) p50", ms(s["get_all_ms"], "p50"), f"p95 {ms(s['get_all_ms'], 'p95')}"),
+        (
+            f"get_all ({GET_ALL_LIMIT}) p50",
+            ms(s["get_all_ms"], "p50"),
+            f"p95 {ms(s['get_all_ms'], 'p95')}",
+        ),
     ]
     fresh = s["fresh_process"]
     bench = s["bench_process"]
@@ -266,8 +305,11 @@ def report(summary: dict[str, Any], scale: Scale, passes: int) -> None:
         (
             "RSS, fresh process with store open",
             f"{fresh['rss_after_searches_mb']:.1f} MB",
-            f"target < {TARGET_RSS_MB} MB: {_ok(fresh['rss_after_searches_mb'] < TARGET_RSS_MB)}; "
-            f"peak {fresh['peak_rss_mb']:.1f}, store share {fresh['store_rss_mb']:.1f}",
+            (
+                f"target < {TARGET_RSS_MB} MB: "
+                f"{_ok(fresh['rss_after_searches_mb'] < TARGET_RSS_MB)}; "
+                f"peak {fresh['peak_rss_mb']:.1f}, store share {fresh['store_rss_mb']:.1f}"
+            ),
         ),
         ("  reopen (load from SQLite)", f"{fresh['open_ms']:.0f} ms", ""),
         (
@@ -278,8 +320,10 @@ def report(summary: dict[str, Any], scale: Scale, passes: int) -> None:
         (
             "SQLite file (+ -wal)",
             f"{s['files']['db_mb']:.1f} MB",
-            f"+ {s['files']['wal_mb']:.1f} MB wal open; {s['files_after_close']['db_mb']:.1f}"
-            f" + {s['files_after_close']['wal_mb']:.1f} MB after close",
+            (
+                f"+ {s['files']['wal_mb']:.1f} MB wal while open; after close "
+                f"{s['files_after_close']['db_mb']:.1f} + {s['files_after_close']['wal_mb']:.1f} MB"
+            ),
         ),
     ]
     print_table(
@@ -290,15 +334,22 @@ def report(summary: dict[str, Any], scale: Scale, passes: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="small smoke run for CI")
-    parser.add_argument("--passes", type=int, default=None, help=f"default {DEFAULT_PASSES} (1 with --quick)")
+    parser.add_argument(
+        "--passes", type=int, default=None, help=f"default {DEFAULT_PASSES} (1 with --quick)"
+    )
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    parser.add_argument("--dir", default=None, help="where the temporary stores go (default: system temp)")
+    parser.add_argument(
+        "--dir", default=None, help="where the temporary stores go (default: system temp)"
+    )
     parser.add_argument("--out", default=None, help="JSON file name inside bench-results/")
     args = parser.parse_args()
     scale = QUICK if args.quick else FULL
     passes = args.passes or (1 if args.quick else DEFAULT_PASSES)
+    machine = machine_info()  # before the run: the load average is the one it ran under
     data = make_dataset(scale.memories, scale.users, queries=scale.searches, seed=args.seed)
     results = []
     for number in range(passes):
@@ -310,7 +361,7 @@ def main() -> None:
     path = write_json(
         out,
         {
-            "machine": machine_info(),
+            "machine": machine,
             "scale": asdict(scale),
             "concurrency": CONCURRENCY,
             "passes": results,
@@ -322,3 +373,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    exit_skipping_finalization()

@@ -17,6 +17,7 @@ from memlane.errors import EmbeddingError, ValidationError
 from memlane.providers.embedders.base import Embedder, check_vectors
 from memlane.providers.embedders.coalescer import EmbedCoalescer
 from memlane.providers.embedders.local_embedder import LocalEmbedder
+from memlane.providers.embedders.loop_local import LoopLocal
 from memlane.providers.embedders.openai_embedder import OpenAIEmbedder
 from tests.support.fake_openai import FakeOpenAI, fake_vector
 
@@ -47,7 +48,9 @@ def no_openai_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def make_embedder(server: FakeOpenAI, **kwargs: object) -> OpenAIEmbedder:
     kwargs.setdefault("max_retries", 0)
-    return OpenAIEmbedder(api_key="test-key", base_url=server.base_url, **kwargs)  # type: ignore[arg-type]
+    return OpenAIEmbedder(
+        api_key="test-key", base_url=server.base_url, **kwargs  # type: ignore[arg-type]
+    )
 
 
 # --- the fake server's vectors ------------------------------------------------------------
@@ -72,6 +75,32 @@ def test_fake_vector_of_empty_text_is_fixed_and_nonzero() -> None:
     empty = np.array(fake_vector("", DIMS))
     assert np.linalg.norm(empty) == pytest.approx(1.0)
     assert np.array_equal(empty, fake_vector("?!...", DIMS))
+
+
+@pytest.mark.asyncio
+async def test_fake_server_scripted_chat(server: FakeOpenAI) -> None:
+    import openai
+
+    server.script_chat(
+        '{"facts": ["likes tea"]}',
+        {"status": 429},
+        {"status": 400, "error": "response_format json_object is not supported"},
+    )
+    client = openai.AsyncOpenAI(api_key="k", base_url=server.base_url, max_retries=0)
+    messages = [{"role": "user", "content": "I like tea"}]
+    answer = await client.chat.completions.create(model="fake-chat", messages=messages)
+    assert answer.choices[0].message.content == '{"facts": ["likes tea"]}'
+    assert answer.choices[0].finish_reason == "stop"
+    with pytest.raises(openai.RateLimitError):
+        await client.chat.completions.create(model="fake-chat", messages=messages)
+    with pytest.raises(openai.BadRequestError, match="response_format"):
+        await client.chat.completions.create(model="fake-chat", messages=messages)
+    with pytest.raises(openai.InternalServerError):  # the script is empty now
+        await client.chat.completions.create(model="fake-chat", messages=messages)
+    assert server.chat_calls == 4
+    first_request = ("/v1/chat/completions", {"model": "fake-chat", "messages": messages})
+    assert server.requests[0] == first_request
+    await client.close()
 
 
 # --- check_vectors ------------------------------------------------------------------------
@@ -188,8 +217,39 @@ def test_coalescer_works_across_sequential_event_loops() -> None:
 
     for run in range(3):
         rows = asyncio.run(burst(f"run{run}"))
-        assert np.array_equal(np.vstack(rows), expected_rows([f"run{run} {i}" for i in range(4)], 8))
+        expected = expected_rows([f"run{run} {i}" for i in range(4)], 8)
+        assert np.array_equal(np.vstack(rows), expected)
     assert len(batch.batches) == 3
+
+
+# --- LoopLocal ---------------------------------------------------------------------------
+
+
+def test_loop_local_closes_each_loops_resource_at_loop_shutdown() -> None:
+    closed: list[int] = []
+    counter = iter(range(100))
+
+    async def close(resource: int) -> None:
+        asyncio.get_running_loop()  # must run on a live loop
+        closed.append(resource)
+
+    per_loop: LoopLocal[int] = LoopLocal(lambda: next(counter), close)
+
+    async def use() -> tuple[int, int]:
+        return await per_loop.get(), await per_loop.get()
+
+    assert asyncio.run(use()) == (0, 0)  # one resource per loop, reused within it
+    assert closed == [0]  # closed by asyncio.run's shutdown, not leaked
+    assert asyncio.run(use()) == (1, 1)
+    assert closed == [0, 1]
+
+    async def use_then_close() -> None:
+        await per_loop.get()
+        await per_loop.aclose()
+        assert closed == [0, 1, 2]
+
+    asyncio.run(use_then_close())
+    assert closed == [0, 1, 2]  # not closed twice
 
 
 # --- OpenAIEmbedder -----------------------------------------------------------------------
@@ -340,6 +400,37 @@ async def test_openai_timeout_becomes_embedding_error() -> None:
         await embedder.aclose()
 
 
+@pytest.mark.asyncio
+async def test_openai_cancelled_call_leaves_the_embedder_usable() -> None:
+    with FakeOpenAI(dims=DIMS, embed_delay=0.3) as slow:
+        embedder = OpenAIEmbedder(api_key="k", base_url=slow.base_url, max_retries=0)
+        call = asyncio.ensure_future(embedder.embed(["cancelled"]))
+        await asyncio.sleep(0.05)
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        slow.embed_delay = 0.0
+        rows = await embedder.embed(["after"])
+        assert np.array_equal(rows, expected_rows(["after"]))
+        await embedder.aclose()
+
+
+def test_openai_loop_shutdown_with_a_call_in_flight(
+    server: FakeOpenAI, caplog: pytest.LogCaptureFixture
+) -> None:
+    server.embed_delay = 0.3
+    embedder = make_embedder(server)
+
+    async def abandon() -> None:
+        asyncio.ensure_future(embedder.embed(["abandoned"]))
+        await asyncio.sleep(0.05)  # the request is on the wire when asyncio.run ends
+
+    asyncio.run(abandon())
+    server.embed_delay = 0.0
+    assert np.array_equal(asyncio.run(embedder.embed(["next"])), expected_rows(["next"]))
+    assert "never retrieved" not in caplog.text
+
+
 def test_openai_works_across_sequential_event_loops(server: FakeOpenAI) -> None:
     embedder = make_embedder(server)
     for text in ["first loop", "second loop", "third loop"]:
@@ -379,6 +470,15 @@ async def test_openai_reads_the_environment(
     await embedder.embed(["from env"])
     assert server.embedding_calls == 1
     await embedder.aclose()
+
+
+def test_openai_decoder_accepts_float_lists_from_servers_that_ignore_base64() -> None:
+    from memlane.providers.embedders.openai_embedder import _decode_vectors
+
+    body = b'{"data": [{"index": 1, "embedding": [0.5, 1.0]}, {"index": 0, "embedding": [2, 3]}]}'
+    assert np.array_equal(_decode_vectors(body, 2), np.array([[2, 3], [0.5, 1.0]], np.float32))
+    with pytest.raises(EmbeddingError, match="repeated index"):
+        _decode_vectors(body.replace(b'"index": 0', b'"index": 1'), 2)
 
 
 def test_openai_rejects_bad_dims() -> None:
@@ -458,7 +558,9 @@ async def test_local_detects_a_tampered_model(local_model_file: Path, tmp_path: 
 
 @needs_local
 @pytest.mark.asyncio
-async def test_local_accepts_a_copy_with_the_right_digest(local_model_file: Path, tmp_path: Path) -> None:
+async def test_local_accepts_a_copy_with_the_right_digest(
+    local_model_file: Path, tmp_path: Path
+) -> None:
     copy = tmp_path / "copy.onnx"
     copy.write_bytes(local_model_file.read_bytes())
     digest = hashlib.sha256(copy.read_bytes()).hexdigest()
@@ -468,7 +570,9 @@ async def test_local_accepts_a_copy_with_the_right_digest(local_model_file: Path
 
 
 @pytest.mark.asyncio
-async def test_local_missing_dependency_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_local_missing_dependency_says_how_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # A None entry in sys.modules makes `import onnxruntime` raise ImportError.
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
     assert not LocalEmbedder.is_available()
@@ -483,6 +587,37 @@ def test_local_works_across_sequential_event_loops() -> None:
     second = asyncio.run(embedder.embed(["same text"]))
     assert np.array_equal(first, second)
     asyncio.run(embedder.aclose())
+
+
+@needs_local
+@pytest.mark.asyncio
+async def test_local_loading_and_inference_do_not_block_the_loop() -> None:
+    embedder = LocalEmbedder()
+    texts = ["a sentence long enough to take a moment"] * 32
+    pending = asyncio.ensure_future(embedder.embed(texts))
+    ticks = 0
+    while not pending.done():
+        await asyncio.sleep(0.005)
+        ticks += 1
+    # A blocked loop would come back once, after everything was done.
+    assert ticks >= 3
+    assert (await pending).shape == (len(texts), 384)
+    await embedder.aclose()
+
+
+@needs_local
+def test_local_loop_shutdown_with_a_call_in_flight(caplog: pytest.LogCaptureFixture) -> None:
+    embedder = LocalEmbedder()
+
+    async def abandon() -> None:
+        asyncio.ensure_future(embedder.embed(["abandoned while loading"]))
+        await asyncio.sleep(0.01)
+
+    asyncio.run(abandon())
+    rows = asyncio.run(embedder.embed(["next"]))
+    assert rows.shape == (1, 384)
+    asyncio.run(embedder.aclose())
+    assert "never retrieved" not in caplog.text
 
 
 @needs_local

@@ -49,7 +49,7 @@ async def expect_unchanged(
 ) -> BaseException:
     """Runs ``call``, expecting ``exc``; asserts the store is exactly as before."""
     before = await snapshot(memory, SCOPES, list(ids.values()))
-    with pytest.raises(exc, match=match) as info:
+    with pytest.raises(exc, match=match or None) as info:
         await call(memory, ids)
     assert await snapshot(memory, SCOPES, list(ids.values())) == before
     return info.value

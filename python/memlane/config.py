@@ -27,6 +27,9 @@ __all__ = [
     "OpenAIEmbedderSettings",
     "OpenAILLMConfig",
     "OpenAILLMSettings",
+    "PostgresStoreConfig",
+    "PostgresStoreSettings",
+    "SearchSettings",
 ]
 
 logger = logging.getLogger("memlane")
@@ -63,7 +66,42 @@ class EmbeddedStoreConfig(Struct, tag_field="provider", tag="embedded", **_STRIC
     config: EmbeddedStoreSettings = field(default_factory=EmbeddedStoreSettings)
 
 
-VectorStoreConfig = EmbeddedStoreConfig
+class PostgresStoreSettings(Struct, **_STRICT):
+    """PostgreSQL with pgvector: many application processes share one database.
+
+    Attributes:
+        dsn: libpq connection string, e.g. ``postgresql://user:pw@host:5432/db``.
+        collection: table-name prefix; one collection per embedder dimension.
+        min_pool_size, max_pool_size: connections kept / allowed per memory object.
+        hnsw_m, hnsw_ef_construction: pgvector HNSW index build parameters.
+        hnsw_ef_search: candidates pgvector's HNSW examines per query.
+        exact_scan_below: scopes with fewer memories than this are searched exactly.
+    """
+
+    dsn: str
+    collection: str = "memlane"
+    min_pool_size: int = 1
+    max_pool_size: int = 10
+    hnsw_m: int = 16
+    hnsw_ef_construction: int = 64
+    hnsw_ef_search: int = 100
+    exact_scan_below: int = 10_000
+
+    def __post_init__(self) -> None:
+        name = self.collection
+        if not name or not (name[0].isalpha() or name[0] == "_") or not all(
+            c.isalnum() or c == "_" for c in name
+        ) or len(name) > 40:
+            raise ValueError(f"collection must be a SQL identifier (letters, digits, _), got {name!r}")
+        if not 1 <= self.min_pool_size <= self.max_pool_size:
+            raise ValueError("pool sizes must satisfy 1 <= min_pool_size <= max_pool_size")
+
+
+class PostgresStoreConfig(Struct, tag_field="provider", tag="postgres", **_STRICT):
+    config: PostgresStoreSettings
+
+
+VectorStoreConfig = Union[EmbeddedStoreConfig, PostgresStoreConfig]
 
 
 # --- embedders -----------------------------------------------------------------------------
@@ -148,10 +186,31 @@ class OpenAILLMConfig(Struct, tag_field="provider", tag="openai", **_STRICT):
 LLMConfig = OpenAILLMConfig
 
 
+# --- retrieval -----------------------------------------------------------------------------
+
+
+class SearchSettings(Struct, **_STRICT):
+    """How ``search`` ranks (see the README, "How search ranks").
+
+    Attributes:
+        mode: ``"hybrid"`` (default): vector similarity fused with BM25 keyword scores;
+            ``"semantic"``: vector similarity only; ``"keyword"``: BM25 only (no query
+            embedding is computed).
+        semantic_weight: the weight of vector similarity in the hybrid score, 0 to 1.
+    """
+
+    mode: Literal["hybrid", "semantic", "keyword"] = "hybrid"
+    semantic_weight: float = 0.6
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.semantic_weight <= 1.0:
+            raise ValueError(f"semantic_weight must be between 0 and 1, got {self.semantic_weight}")
+
+
 # --- the whole config ----------------------------------------------------------------------
 
 _PROVIDERS: dict[str, tuple[str, ...]] = {
-    "vector_store": ("embedded",),
+    "vector_store": ("embedded", "postgres"),
     "embedder": ("openai", "local"),
     "llm": ("openai",),
 }
@@ -196,7 +255,18 @@ def _normalise_section(section: str, value: Any) -> Any:
     return value
 
 
-class MemoryConfig(Struct, **_STRICT):
+class _CheckedConstruction(type(Struct)):  # type: ignore[misc]
+    """Makes ``MemoryConfig(typo=...)`` a ValidationError naming the key, like any other
+    config mistake, instead of the TypeError Python raises for unknown keywords."""
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except TypeError as err:
+            raise ValidationError(f"invalid config: {err}") from None
+
+
+class MemoryConfig(Struct, metaclass=_CheckedConstruction, **_STRICT):
     """The whole configuration of a memory.
 
     Sections take a provider config Struct or Mem0's dict shape. ``embedder=None`` picks
@@ -216,6 +286,7 @@ class MemoryConfig(Struct, **_STRICT):
     embedder: EmbedderConfig | None = None
     history_db_path: str | None = None
     custom_fact_extraction_prompt: str | None = None
+    search: SearchSettings = field(default_factory=SearchSettings)
     # Mem0 keys accepted for compatibility and ignored (logged when set).
     graph_store: Any = None
     reranker: Any = None
@@ -230,6 +301,8 @@ class MemoryConfig(Struct, **_STRICT):
             if isinstance(value, dict):
                 converted = _convert(_normalise_section(section, value), _SECTION_TYPES[section], section)
                 msgspec.structs.force_setattr(self, section, converted)
+        if isinstance(self.search, dict):
+            msgspec.structs.force_setattr(self, "search", _convert(self.search, SearchSettings, "search"))
         for legacy in ("graph_store", "reranker", "version", "custom_update_memory_prompt"):
             if getattr(self, legacy) is not None:
                 logger.info("memlane ignores the Mem0 setting %s", legacy)

@@ -191,8 +191,10 @@ class AsyncMemory:
             user_id, agent_id, run_id: the scope; may instead be given inside ``filters``.
             limit: at most this many results (default 100); ``top_k`` is an alias.
             filters: the filter language of spec/API.md, ANDed with the scope.
-            threshold: drop results scoring below it (scores are in [0, 1]).
-            rerank: accepted for Mem0 compatibility; a no-op without a reranker.
+            threshold: drop results scoring below it (scores are in [0, 1]; in the
+                default hybrid mode the score fuses vector and keyword relevance).
+            rerank: accepted for Mem0 compatibility; memlane has no reranker, so it
+                changes nothing.
 
         Returns:
             ``{"results": [memory item + "score", ...]}``.
@@ -205,9 +207,15 @@ class AsyncMemory:
         filters_json = inputs.filters(filters, ids, need_scope=True)
         count = inputs.limit(100 if limit is None and top_k is None else limit, top_k)
         minimum = inputs.threshold(threshold)
+        if not isinstance(rerank, bool):
+            raise ValidationError(f"rerank must be True or False, got {rerank!r}")
         store = self.store
-        vector = (await self._embed([query]))[0]
-        return {"results": await store.search(vector, filters_json, count, minimum)}
+        settings = self.config.search
+        vector = None if settings.mode == "keyword" else (await self._embed([query]))[0]
+        hits = await store.search(
+            vector, query, filters_json, count, minimum, settings.mode, settings.semantic_weight
+        )
+        return {"results": hits}
 
     async def get(self, memory_id: str) -> dict[str, Any]:
         """One memory by id.

@@ -18,6 +18,7 @@ import json
 import math
 import re
 import struct
+import sys
 import threading
 import time
 from collections import deque
@@ -91,6 +92,11 @@ def _error_body(message: str, kind: str, code: str | None = None) -> dict[str, A
     return {"error": {"message": message, "type": kind, "param": None, "code": code}}
 
 
+def _invalid(message: str) -> dict[str, Any]:
+    """The error body of a request the real API would reject as malformed (HTTP 400)."""
+    return _error_body(message, "invalid_request_error")
+
+
 def _rough_tokens(value: Any) -> int:
     """A crude token count for the ``usage`` block: words in every string inside."""
     if isinstance(value, str):
@@ -126,6 +132,9 @@ class FakeOpenAI:
         self.requests: list[tuple[str, Any]] = []
         self.embedding_calls = 0
         self.chat_calls = 0
+        #: Exceptions raised while handling requests (e.g. the client hung up before the
+        #: answer was written), kept here instead of printed to stderr.
+        self.handler_errors: list[BaseException] = []
         #: Send embeddings' ``data`` items last-first; their ``index`` fields still say
         #: which input each belongs to (clients must order by ``index``, not position).
         self.reverse_embedding_order = False
@@ -150,7 +159,7 @@ class FakeOpenAI:
         """
         if self._httpd is not None:
             raise RuntimeError("FakeOpenAI is already running")
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
+        httpd = _QuietServer(("127.0.0.1", 0), _make_handler(self), self.handler_errors)
         httpd.daemon_threads = True
         # Keep-alive connections park their handler threads in a read; do not wait for
         # them at stop().
@@ -158,7 +167,10 @@ class FakeOpenAI:
         self._httpd = httpd
         # A short poll interval keeps stop() (which waits for the next poll) fast.
         self._thread = threading.Thread(
-            target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-openai", daemon=True
+            target=httpd.serve_forever,
+            kwargs={"poll_interval": 0.02},
+            name="fake-openai",
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -249,18 +261,18 @@ class FakeOpenAI:
         if failure is not None:
             return failure, _error_body(f"simulated failure {failure}", "server_error")
         if not isinstance(body, dict):
-            return 400, _error_body("body must be a JSON object", "invalid_request_error")
+            return 400, _invalid("body must be a JSON object")
         inputs = body.get("input")
         if isinstance(inputs, str):
             inputs = [inputs]
         if not isinstance(inputs, list) or not all(isinstance(t, str) for t in inputs):
-            return 400, _error_body("'input' must be a string or a list of strings", "invalid_request_error")
+            return 400, _invalid("'input' must be a string or a list of strings")
         dims = body.get("dimensions", self.dims)
         if not isinstance(dims, int) or dims < 1:
-            return 400, _error_body("'dimensions' must be a positive integer", "invalid_request_error")
+            return 400, _invalid("'dimensions' must be a positive integer")
         fmt = body.get("encoding_format", "float")
         if fmt not in ("float", "base64"):
-            return 400, _error_body("'encoding_format' must be float or base64", "invalid_request_error")
+            return 400, _invalid("'encoding_format' must be float or base64")
         if corruption == "garbage":
             return 200, b"this is not json"
         vectors = [fake_vector(text, dims) for text in inputs]
@@ -322,6 +334,28 @@ class FakeOpenAI:
                 "total_tokens": prompt_tokens + completion_tokens,
             },
         }
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """A ThreadingHTTPServer that records handler exceptions instead of printing them.
+
+    A client cancelling a request mid-flight makes the handler's write fail; socketserver
+    would print that traceback to stderr, which is noise in test output.
+    """
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        handler: type[BaseHTTPRequestHandler],
+        errors: list[BaseException],
+    ) -> None:
+        super().__init__(address, handler)
+        self._errors = errors
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        error = sys.exc_info()[1]
+        if error is not None:
+            self._errors.append(error)
 
 
 def _encode(vector: list[float], fmt: str) -> str | list[float]:

@@ -58,7 +58,7 @@ class Extractor:
         """Extracts, decides and applies; returns the ADD/UPDATE/DELETE results."""
         async with self._locks.hold(ids):
             vectors = await self._embed([m["content"] for m in conversation])
-            related = await self._related(vectors, ids)
+            related = await self._related(conversation, vectors, ids)
             messages = extraction_messages(
                 conversation,
                 [m["memory"] for m in related],
@@ -83,12 +83,17 @@ class Extractor:
             ops += [DeleteOp(memory_id=memory_id) for memory_id in plan.deletes]
             return await self._store.apply(ops)
 
-    async def _related(self, vectors: np.ndarray, ids: dict[str, str]) -> list[dict[str, Any]]:
+    async def _related(
+        self, conversation: list[dict[str, Any]], vectors: np.ndarray, ids: dict[str, str]
+    ) -> list[dict[str, Any]]:
         """The scope's memories nearest to any of the messages, best first, deduplicated."""
         scope_filter = inputs.filters(None, ids, need_scope=True)
         best: dict[str, dict[str, Any]] = {}
-        for vector in vectors:
-            for hit in await self._store.search(vector, scope_filter, RELATED_PER_MESSAGE, None):
+        for message, vector in zip(conversation, vectors):
+            hits = await self._store.search(
+                vector, message["content"], scope_filter, RELATED_PER_MESSAGE, None, "hybrid"
+            )
+            for hit in hits:
                 if hit["id"] not in best or hit["score"] > best[hit["id"]]["score"]:
                     best[hit["id"]] = hit
         ranked = sorted(best.values(), key=lambda h: h["score"], reverse=True)

@@ -13,6 +13,7 @@ from memlane.config import (
     LocalEmbedderConfig,
     OpenAIEmbedderConfig,
     OpenAILLMConfig,
+    PostgresStoreConfig,
     VectorStoreConfig,
 )
 from memlane.errors import ValidationError
@@ -61,6 +62,10 @@ def open_store(config: VectorStoreConfig, dims: int | None) -> Store:
             from memlane.providers.stores.embedded import EmbeddedStore
 
             return EmbeddedStore(s.database_file(), dims)
+        case PostgresStoreConfig(config=s):
+            from memlane.providers.stores.postgres import PostgresStore
+
+            return PostgresStore(s, dims)
     raise ValidationError(f"unsupported vector_store config {config!r}")
 
 

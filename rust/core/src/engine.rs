@@ -14,7 +14,7 @@ use tokio::sync::oneshot;
 use crate::filter::Filter;
 use crate::kernels::{check_vector, normalised};
 use crate::ops::{Op, Outcome};
-use crate::query::{self, Hit};
+use crate::query::{self, Hit, SearchMode, SearchRequest};
 use crate::record::{HistoryEvent, MemoryRecord};
 use crate::state::State;
 use crate::writer::{Job, Writer};
@@ -133,23 +133,42 @@ impl Engine {
         query::list(&self.inner.read_state(), filter, limit)
     }
 
-    /// The `limit` memories most similar to `vector` among those matching `filter`, best
-    /// first, with their cosine similarity; those below `min_similarity` are dropped.
+    /// The `limit` best memories for `text` (and its embedding `vector`, required unless
+    /// `mode` is keyword-only) among those matching `filter`, best first, each with its
+    /// score in [0, 1]; hits scoring below `threshold` are dropped.
     pub fn search(
         &self,
-        vector: &[f32],
+        vector: Option<&[f32]>,
+        text: &str,
         filter: &Filter,
         limit: usize,
-        min_similarity: Option<f32>,
+        threshold: Option<f32>,
+        mode: SearchMode,
     ) -> Result<Vec<Hit>> {
         let state = self.inner.read_state();
         let known = (state.dims != 0).then_some(state.dims);
-        let norm = check_vector(vector, known).map_err(Error::Validation)?;
-        if known.is_none() {
-            return Ok(Vec::new()); // nothing stored yet
+        let unit = match vector {
+            Some(v) => {
+                let norm = check_vector(v, known).map_err(Error::Validation)?;
+                Some(normalised(v, norm))
+            }
+            None if matches!(mode, SearchMode::Keyword) => None,
+            None => return Err(Error::invalid("this search mode needs the query's vector")),
+        };
+        if let SearchMode::Hybrid { semantic_weight } = mode {
+            if !(0.0..=1.0).contains(&semantic_weight) {
+                return Err(Error::invalid("semantic_weight must be between 0 and 1"));
+            }
         }
-        let unit = normalised(vector, norm);
-        Ok(query::search(&state, &unit, filter, limit, min_similarity))
+        let request = SearchRequest {
+            unit_vector: unit.as_deref(),
+            text,
+            filter,
+            limit,
+            threshold,
+            mode,
+        };
+        Ok(query::search(&state, &request))
     }
 
     /// A memory's history, oldest first (empty for an id never seen). Reads the disk.

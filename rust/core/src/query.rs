@@ -1,4 +1,5 @@
-//! Read queries over the in-memory [`State`]: list, exact vector search, scope match.
+//! Read queries over the in-memory [`State`]: list, search (semantic, keyword, hybrid),
+//! scope match.
 //!
 //! The planner starts from the smallest posting list of a scope id the filter requires
 //! (the usual case: one user's memories) and otherwise scans every row; each candidate
@@ -12,8 +13,39 @@ use crate::kernels;
 use crate::record::MemoryRecord;
 use crate::state::{Slot, State};
 
-/// A search hit: the memory and its cosine similarity to the query.
+/// A search hit: the memory and its score in [0, 1], higher is better.
 pub type Hit = (Arc<MemoryRecord>, f32);
+
+/// How `search` ranks.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SearchMode {
+    /// Cosine similarity of the vectors (clamped to [0, 1]).
+    Semantic,
+    /// BM25 over the scope, divided by the best BM25 of the query; memories sharing no
+    /// word with the query are not returned.
+    Keyword,
+    /// `semantic_weight * semantic + (1 - semantic_weight) * keyword`.
+    Hybrid { semantic_weight: f32 },
+}
+
+impl SearchMode {
+    fn uses_vectors(self) -> bool {
+        !matches!(self, SearchMode::Keyword)
+    }
+}
+
+/// One search.
+pub struct SearchRequest<'a> {
+    /// The query's unit vector (needed unless the mode is keyword-only).
+    pub unit_vector: Option<&'a [f32]>,
+    /// The query's text (used by keyword and hybrid modes).
+    pub text: &'a str,
+    pub filter: &'a Filter,
+    pub limit: usize,
+    /// Drop hits scoring below this.
+    pub threshold: Option<f32>,
+    pub mode: SearchMode,
+}
 
 /// Candidate slots for a filter: one scope's posting list, or every slot.
 fn candidates<'a>(state: &'a State, filter: &Filter) -> Box<dyn Iterator<Item = Slot> + 'a> {
@@ -53,36 +85,61 @@ pub(crate) fn all_matching(state: &State, filter: &Filter) -> Vec<Arc<MemoryReco
     list(state, filter, usize::MAX)
 }
 
-/// The `limit` memories most similar to `unit_query` among those matching `filter`,
-/// best first, dropping those whose similarity is below `min_similarity`.
-pub(crate) fn search(
-    state: &State,
-    unit_query: &[f32],
-    filter: &Filter,
-    limit: usize,
-    min_similarity: Option<f32>,
-) -> Vec<Hit> {
-    if state.dims != unit_query.len() || limit == 0 {
+/// The `limit` best memories for the request among those matching its filter, best
+/// first, ties broken by age (older first).
+pub(crate) fn search(state: &State, request: &SearchRequest<'_>) -> Vec<Hit> {
+    if request.limit == 0 {
         return Vec::new();
     }
-    let mut scored: Vec<(f32, i64, Slot)> = matching(state, filter)
-        .map(|(slot, record)| {
-            (
-                kernels::dot(unit_query, state.vector(slot)),
-                record.seq,
-                slot,
-            )
+    let slots: Vec<Slot> = matching(state, request.filter)
+        .map(|(slot, _)| slot)
+        .collect();
+    let semantic: Vec<f32> = match (request.mode.uses_vectors(), request.unit_vector) {
+        (true, Some(q)) if q.len() == state.dims => slots
+            .iter()
+            .map(|&s| kernels::dot(q, state.vector(s)).clamp(0.0, 1.0))
+            .collect(),
+        (true, _) => return Vec::new(), // no vectors stored yet, or none given
+        (false, _) => Vec::new(),
+    };
+    let keyword = match request.mode {
+        SearchMode::Semantic => Vec::new(),
+        _ => {
+            let terms = state.keywords.query_terms(request.text);
+            let mut bm25 = state.keywords.bm25(&terms, &slots);
+            let best = bm25.iter().copied().fold(0.0f32, f32::max);
+            if best > 0.0 {
+                bm25.iter_mut().for_each(|s| *s /= best);
+            }
+            bm25
+        }
+    };
+    let mut scored: Vec<(f32, i64, Slot)> = slots
+        .iter()
+        .enumerate()
+        .filter_map(|(i, &slot)| {
+            let score = match request.mode {
+                SearchMode::Semantic => semantic[i],
+                SearchMode::Keyword if keyword[i] > 0.0 => keyword[i],
+                SearchMode::Keyword => return None,
+                SearchMode::Hybrid { semantic_weight: w } => {
+                    w * semantic[i] + (1.0 - w) * keyword[i]
+                }
+            };
+            if request.threshold.is_some_and(|t| score < t) {
+                return None;
+            }
+            Some((score, state.record(slot)?.seq, slot))
         })
-        .filter(|(score, _, _)| min_similarity.is_none_or(|t| *score >= t))
         .collect();
     let order = |a: &(f32, i64, Slot), b: &(f32, i64, Slot)| {
         b.0.partial_cmp(&a.0)
             .unwrap_or(Ordering::Equal)
             .then(a.1.cmp(&b.1))
     };
-    if scored.len() > limit {
-        scored.select_nth_unstable_by(limit - 1, order);
-        scored.truncate(limit);
+    if scored.len() > request.limit {
+        scored.select_nth_unstable_by(request.limit - 1, order);
+        scored.truncate(request.limit);
     }
     scored.sort_unstable_by(order);
     scored

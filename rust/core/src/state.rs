@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::keywords::KeywordIndex;
 use crate::record::{Field, MemoryRecord};
 
 /// Index of a memory's row in the slot table and of its vector in the buffer.
@@ -26,6 +27,8 @@ pub(crate) struct State {
     by_id: HashMap<String, Slot>,
     /// Slots of each (scope field, value), in insertion order.
     postings: HashMap<(Field, String), Vec<Slot>>,
+    /// Analysed terms of each slot's text, for keyword scoring.
+    pub(crate) keywords: KeywordIndex,
 }
 
 impl State {
@@ -82,6 +85,7 @@ impl State {
                     .push(slot);
             }
         }
+        self.keywords.set(slot as usize, &record.memory);
         self.by_id.insert(record.id.clone(), slot);
         self.slots[slot as usize] = Some(record);
     }
@@ -94,6 +98,12 @@ impl State {
         if let Some(v) = unit_vector {
             let start = slot as usize * self.dims;
             self.vectors[start..start + self.dims].copy_from_slice(v);
+        }
+        let text_changed = self.slots[slot as usize]
+            .as_ref()
+            .is_none_or(|old| old.memory != record.memory);
+        if text_changed {
+            self.keywords.set(slot as usize, &record.memory);
         }
         self.slots[slot as usize] = Some(record);
     }
@@ -115,6 +125,7 @@ impl State {
                 }
             }
         }
+        self.keywords.remove(slot as usize);
         self.free.push(slot);
         Some(record)
     }

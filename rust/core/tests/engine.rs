@@ -4,7 +4,7 @@
 mod common;
 
 use common::{add, new_memory, scope, vec_along};
-use memlane_core::{Engine, Error, Filter, Op, Outcome, Scope};
+use memlane_core::{Engine, Error, Filter, Op, Outcome, Scope, SearchMode};
 use serde_json::json;
 
 fn open(dir: &tempfile::TempDir) -> Engine {
@@ -36,7 +36,16 @@ async fn add_get_list_search_round_trip() {
         "oldest first, only alice"
     );
 
-    let hits = engine.search(&vec_along(1), &alice, 10, None).unwrap();
+    let hits = engine
+        .search(
+            Some(&vec_along(1)),
+            "",
+            &alice,
+            10,
+            None,
+            SearchMode::Semantic,
+        )
+        .unwrap();
     assert_eq!(hits[0].0.id, b, "closest first");
     assert_eq!(hits.len(), 2, "bob's memory is outside the scope");
     assert!(hits[0].1 > hits[1].1);
@@ -73,7 +82,16 @@ async fn update_delete_and_history() {
         }
         other => panic!("{other:?}"),
     }
-    let hits = engine.search(&vec_along(2), &Filter::All, 1, None).unwrap();
+    let hits = engine
+        .search(
+            Some(&vec_along(2)),
+            "",
+            &Filter::All,
+            1,
+            None,
+            SearchMode::Semantic,
+        )
+        .unwrap();
     assert_eq!(hits[0].0.id, id, "the new vector is searched");
     assert!(hits[0].1 > 0.99);
 
@@ -169,7 +187,16 @@ async fn reopen_keeps_memories_vectors_and_history() {
     };
     let engine = open(&dir);
     assert_eq!(engine.get(&id).unwrap().memory, "persisted");
-    let hits = engine.search(&vec_along(3), &Filter::All, 1, None).unwrap();
+    let hits = engine
+        .search(
+            Some(&vec_along(3)),
+            "",
+            &Filter::All,
+            1,
+            None,
+            SearchMode::Semantic,
+        )
+        .unwrap();
     assert_eq!(hits[0].0.id, id);
     assert_eq!(engine.history(&id).unwrap().len(), 1);
 }
@@ -261,4 +288,71 @@ async fn concurrent_adds_are_all_committed() {
     assert_eq!(engine.len(), 200);
     drop(engine);
     assert_eq!(open(&dir).len(), 200, "all acknowledged writes are on disk");
+}
+
+#[tokio::test]
+async fn keyword_and_hybrid_modes_rank_by_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(&dir);
+    let hiking = add(&engine, "Loves hiking in the Alps", "alice", 0).await;
+    let cooking = add(&engine, "Enjoys cooking Italian pasta", "alice", 1).await;
+    let _other = add(&engine, "Loves hiking too", "bob", 0).await;
+    let alice = Filter::scope_eq(memlane_core::record::Field::UserId, "alice");
+
+    let hits = engine
+        .search(None, "went hiking", &alice, 10, None, SearchMode::Keyword)
+        .unwrap();
+    assert_eq!(
+        hits.len(),
+        1,
+        "keyword mode returns only memories sharing a word"
+    );
+    assert_eq!(hits[0].0.id, hiking);
+    assert!(
+        (hits[0].1 - 1.0).abs() < 1e-6,
+        "the best keyword hit scores 1"
+    );
+
+    // The vector points at the cooking memory, the words at the hiking one.
+    let w = 0.6;
+    let hits = engine
+        .search(
+            Some(&vec_along(1)),
+            "hiking",
+            &alice,
+            10,
+            None,
+            SearchMode::Hybrid { semantic_weight: w },
+        )
+        .unwrap();
+    let score = |id: &str| hits.iter().find(|h| h.0.id == id).unwrap().1;
+    let cos = |a: usize, b: usize| {
+        let (x, y) = (vec_along(a), vec_along(b));
+        let dot: f32 = x.iter().zip(&y).map(|(p, q)| p * q).sum();
+        let n = |v: &[f32]| v.iter().map(|p| p * p).sum::<f32>().sqrt();
+        dot / (n(&x) * n(&y))
+    };
+    assert!(
+        (score(&cooking) - w * 1.0).abs() < 1e-5,
+        "no shared word: semantic part only"
+    );
+    assert!((score(&hiking) - (w * cos(0, 1) + (1.0 - w))).abs() < 1e-5);
+    assert!(hits.iter().all(|h| (0.0..=1.0).contains(&h.1)));
+
+    let none = engine.search(None, "hiking", &alice, 10, None, SearchMode::Semantic);
+    assert!(
+        matches!(none, Err(Error::Validation(_))),
+        "semantic search needs a vector"
+    );
+    let thresholded = engine
+        .search(
+            Some(&vec_along(1)),
+            "hiking",
+            &alice,
+            10,
+            Some(0.9),
+            SearchMode::Hybrid { semantic_weight: w },
+        )
+        .unwrap();
+    assert!(thresholded.iter().all(|h| h.1 >= 0.9));
 }

@@ -47,7 +47,7 @@ pub(crate) struct Record(pub Arc<MemoryRecord>);
 /// Memories in order.
 pub(crate) struct Records(pub Vec<Arc<MemoryRecord>>);
 
-/// Search hits: memory and cosine similarity (reported clamped to [0, 1]).
+/// Search hits: memory and score in [0, 1].
 pub(crate) struct Hits(pub Vec<(Arc<MemoryRecord>, f32)>);
 
 /// History rows.
@@ -83,7 +83,7 @@ into_py_any!(Records, |s, py| {
 into_py_any!(Hits, |s, py| {
     let items =
         s.0.iter()
-            .map(|(r, score)| record_dict(py, r, Some(score.clamp(0.0, 1.0))))
+            .map(|(r, score)| record_dict(py, r, Some(*score)))
             .collect::<PyResult<Vec<_>>>()?;
     Ok(PyList::new(py, items)?.into_any())
 });

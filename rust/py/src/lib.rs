@@ -12,9 +12,19 @@ mod store;
 
 use pyo3::prelude::*;
 
+/// Checks a filter (JSON text) and returns its canonical JSON form (see
+/// `memlane_core::filter::canonical`); raises ValidationError naming what is wrong.
+#[pyfunction]
+fn canonical_filter(filters_json: &str) -> PyResult<String> {
+    use errors::IntoPyResult;
+    let filter = memlane_core::Filter::from_json_str(filters_json).py_err()?;
+    Ok(filter.to_canonical().to_string())
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<store::Store>()?;
+    m.add_function(wrap_pyfunction!(canonical_filter, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use memlane_core::{Engine, Error, Filter};
+use memlane_core::{Engine, Error, Filter, SearchMode};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use pyo3_async_runtimes::tokio::future_into_py;
@@ -107,25 +107,34 @@ impl Store {
         future_into_py(py, async move { Ok(Records(engine.list(&filter, limit))) })
     }
 
-    /// Exact cosine search; `threshold` drops hits scoring below it.
-    #[pyo3(signature = (vector, filters_json, limit, threshold=None))]
+    /// Search; `mode` is "semantic", "keyword" or "hybrid" (weighted by
+    /// `semantic_weight`); hits scoring below `threshold` are dropped.
+    #[pyo3(signature = (vector, text, filters_json, limit, threshold=None, mode="hybrid", semantic_weight=0.6))]
+    #[allow(clippy::too_many_arguments)] // mirrors the Python signature one to one
     fn search<'py>(
         &self,
         py: Python<'py>,
-        vector: &[u8],
+        vector: Option<&[u8]>,
+        text: String,
         filters_json: Option<&str>,
         limit: i64,
         threshold: Option<f32>,
+        mode: &str,
+        semantic_weight: f32,
     ) -> PyResult<Bound<'py, PyAny>> {
         let engine = self.engine()?;
         let filter = parse_filter(filters_json)?;
         let limit = check_limit(limit)?;
-        let vector = vector_from_bytes(vector).py_err()?;
-        // Scores are similarities clamped to [0, 1]: a threshold of 0 keeps everything.
-        let min_similarity = threshold.filter(|t| *t > 0.0);
+        let vector = vector.map(vector_from_bytes).transpose().py_err()?;
+        let mode = match mode {
+            "semantic" => SearchMode::Semantic,
+            "keyword" => SearchMode::Keyword,
+            "hybrid" => SearchMode::Hybrid { semantic_weight },
+            other => return Err(Error::invalid(format!("unknown search mode {other:?}"))).py_err(),
+        };
         future_into_py(py, async move {
             engine
-                .search(&vector, &filter, limit, min_similarity)
+                .search(vector.as_deref(), &text, &filter, limit, threshold, mode)
                 .map(Hits)
                 .py_err()
         })

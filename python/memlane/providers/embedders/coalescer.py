@@ -178,7 +178,8 @@ class EmbedCoalescer:
         if len(texts) <= step:
             chunks = [await self._embed_batch(texts)]
         else:
-            chunks = list(await asyncio.gather(*(self._embed_batch(texts[i : i + step]) for i in starts)))
+            calls = (self._embed_batch(texts[i : i + step]) for i in starts)
+            chunks = list(await asyncio.gather(*calls))
         widths = set()
         for chunk, start in zip(chunks, starts, strict=True):
             size = min(step, len(texts) - start)

@@ -141,7 +141,9 @@ class LocalEmbedder:
         except asyncio.CancelledError:
             # aclose() cancelled the queued run, not our caller: report that as a failure.
             task = asyncio.current_task()
-            if self._closed and task is not None and not task.cancelling():
+            # Task.cancelling() is 3.11+; on 3.10 a closed embedder reports any cancel.
+            cancelling = getattr(task, "cancelling", None)
+            if self._closed and not (cancelling is not None and cancelling()):
                 raise EmbeddingError("the local embedder was closed during the call") from None
             raise
         except Exception as exc:

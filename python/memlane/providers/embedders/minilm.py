@@ -86,7 +86,9 @@ class MiniLM:
         try:
             model_bytes = Path(model_path).read_bytes()
         except OSError as exc:
-            raise EmbeddingError(f"cannot read the local embedding model {model_path}: {exc}") from exc
+            raise EmbeddingError(
+                f"cannot read the local embedding model {model_path}: {exc}"
+            ) from exc
         # Verify the very bytes handed to onnxruntime, so the file cannot change between
         # the check and the load.
         digest = hashlib.sha256(model_bytes).hexdigest()

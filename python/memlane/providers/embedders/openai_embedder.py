@@ -8,7 +8,6 @@ And concurrent ``embed`` calls are merged by :class:`EmbedCoalescer` into one re
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import os
@@ -21,6 +20,7 @@ import numpy as np
 from memlane.errors import EmbeddingError, ValidationError
 from memlane.providers.embedders.base import check_texts, check_vectors, empty_vectors
 from memlane.providers.embedders.coalescer import DEFAULT_MAX_BATCH, EmbedCoalescer
+from memlane.providers.embedders.loop_local import LoopLocal
 
 if TYPE_CHECKING:
     # Imported lazily at run time: the openai package takes a noticeable fraction of a
@@ -56,6 +56,10 @@ class _EmbeddingList(msgspec.Struct):
 
 
 _DECODER = msgspec.json.Decoder(_EmbeddingList)
+
+
+async def _close_client(client: openai.AsyncOpenAI) -> None:
+    await client.close()
 
 
 def _decode_vectors(body: bytes, count: int) -> np.ndarray:
@@ -162,10 +166,9 @@ class OpenAIEmbedder:
             self._api_key = _PLACEHOLDER_KEY
         # Width seen in the first response, when neither configured nor known in advance.
         self._seen_dims: int | None = None
-        # One client per event loop: an httpx connection pool is bound to the loop that
-        # opened its connections, and reusing it on a later loop fails ("Event loop is
-        # closed"), which is exactly what a second asyncio.run() would do.
-        self._clients: dict[asyncio.AbstractEventLoop, openai.AsyncOpenAI] = {}
+        # One client per event loop, closed when its loop shuts down: httpx connections
+        # belong to the loop that opened them (see loop_local.py).
+        self._clients: LoopLocal[openai.AsyncOpenAI] = LoopLocal(self._new_client, _close_client)
         self._coalescer = EmbedCoalescer(self._embed_batch, max_batch=max_batch)
         self._closed = False
 
@@ -210,43 +213,30 @@ class OpenAIEmbedder:
         return await self._coalescer.embed(items)
 
     async def aclose(self) -> None:
-        """Close the HTTP clients this embedder created.
+        """Close the HTTP client this embedder opened on the running loop.
 
-        A client opened on an event loop that has since closed cannot be closed from
-        another loop; it is dropped and its sockets go with it.
+        Clients opened on other loops are closed by those loops' shutdown
+        (``asyncio.run`` does it). A ``client`` passed in stays open: the caller owns it.
         """
         self._closed = True
-        clients, self._clients = self._clients, {}
-        current = asyncio.get_running_loop()
-        for loop, client in clients.items():
-            if loop is current:
-                await client.close()
+        await self._clients.aclose()
 
-    def _client(self) -> openai.AsyncOpenAI:
-        """The client for the running loop, created on first use in that loop."""
-        if self._given_client is not None:
-            return self._given_client
-        loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None:
-            import openai
+    def _new_client(self) -> openai.AsyncOpenAI:
+        """A fresh client with this embedder's settings (for one event loop)."""
+        import openai
 
-            for stale in [old for old in self._clients if old.is_closed()]:
-                del self._clients[stale]
-            client = openai.AsyncOpenAI(
-                api_key=self._api_key,
-                base_url=self._base_url,
-                timeout=self._timeout,
-                max_retries=self._max_retries,
-            )
-            self._clients[loop] = client
-        return client
+        return openai.AsyncOpenAI(
+            api_key=self._api_key,
+            base_url=self._base_url,
+            timeout=self._timeout,
+            max_retries=self._max_retries,
+        )
 
     async def _embed_batch(self, texts: list[str]) -> np.ndarray:
         """One HTTP request for at most ``max_batch`` texts (called by the coalescer)."""
         import openai
 
-        client = self._client()
+        client = self._given_client if self._given_client is not None else await self._clients.get()
         request: dict[str, Any] = {
             "model": self._model,
             # The API rejects an empty string outright; a lone space embeds the same

@@ -82,9 +82,22 @@ class Store(Protocol):
         """Memories matching the filter, oldest first."""
 
     async def search(
-        self, vector: np.ndarray, filters_json: str | None, limit: int, threshold: float | None
+        self,
+        vector: np.ndarray | None,
+        text: str,
+        filters_json: str | None,
+        limit: int,
+        threshold: float | None,
+        mode: str = "semantic",
+        semantic_weight: float = 0.6,
     ) -> list[dict[str, Any]]:
-        """Memories matching the filter, most similar first, each with ``score``."""
+        """Memories matching the filter, best first, each with ``score`` in [0, 1].
+
+        ``mode``: ``"semantic"`` (cosine similarity of ``vector``, clamped to [0, 1]),
+        ``"keyword"`` (BM25 over the filtered memories divided by the query's best BM25;
+        memories sharing no term are left out; ``vector`` may be None) or ``"hybrid"``
+        (``semantic_weight * semantic + (1 - semantic_weight) * keyword``).
+        """
 
     async def history(self, memory_id: str) -> list[dict[str, Any]]:
         """A memory's history, oldest first; ``[]`` for an unknown id."""

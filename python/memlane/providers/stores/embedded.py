@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from memlane import _native
 from memlane.errors import ValidationError
 from memlane.providers.stores.base import AddOp, DeleteOp, DeleteScopeOp, Op, ResetOp, UpdateOp
+
+T = TypeVar("T")
 
 
 def _vector_bytes(vector: np.ndarray) -> bytes:
@@ -39,6 +42,23 @@ def _native_op(op: Op) -> tuple[Any, ...]:
     raise TypeError(f"not a store op: {op!r}")
 
 
+async def _uncancellable(write: asyncio.Future[T]) -> T:
+    """Awaits a queued write; if the caller is cancelled meanwhile, still waits for the
+    write to finish (it is applied whole, and takes milliseconds) before re-raising, so
+    that once a cancelled call returns, the store is in its final state."""
+    try:
+        return await asyncio.shield(write)
+    except asyncio.CancelledError:
+        while not write.done():
+            try:
+                await asyncio.wait([write])
+            except asyncio.CancelledError:
+                continue
+        if not write.cancelled():
+            write.exception()  # retrieved, so asyncio does not log it as never retrieved
+        raise
+
+
 class EmbeddedStore:
     """A store in one SQLite file; see :class:`memlane.providers.stores.base.Store`.
 
@@ -57,7 +77,7 @@ class EmbeddedStore:
         return Path(self._native.path)
 
     async def apply(self, ops: Sequence[Op]) -> list[Any]:
-        return await self._native.apply([_native_op(op) for op in ops])
+        return await _uncancellable(self._native.apply([_native_op(op) for op in ops]))
 
     async def get(self, memory_id: str) -> dict[str, Any]:
         return await self._native.get(memory_id)
@@ -66,9 +86,19 @@ class EmbeddedStore:
         return await self._native.list(filters_json, limit)
 
     async def search(
-        self, vector: np.ndarray, filters_json: str | None, limit: int, threshold: float | None
+        self,
+        vector: np.ndarray | None,
+        text: str,
+        filters_json: str | None,
+        limit: int,
+        threshold: float | None,
+        mode: str = "semantic",
+        semantic_weight: float = 0.6,
     ) -> list[dict[str, Any]]:
-        return await self._native.search(_vector_bytes(vector), filters_json, limit, threshold)
+        packed = None if vector is None else _vector_bytes(vector)
+        return await self._native.search(
+            packed, text, filters_json, limit, threshold, mode, semantic_weight
+        )
 
     async def history(self, memory_id: str) -> list[dict[str, Any]]:
         return await self._native.history(memory_id)

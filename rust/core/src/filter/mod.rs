@@ -4,6 +4,7 @@
 //! malformed shapes are rejected with a message naming them) and is then evaluated in Rust
 //! against each candidate record. Nothing of it ever becomes SQL text.
 
+mod canonical;
 mod eval;
 mod parse;
 
