@@ -208,18 +208,12 @@ async def fill_store(folder: Path, memories: int, users: int, dims: int, seed: i
 
 
 def memory_burst(
-    memory: AsyncMemory,
-    users: list[str],
-    texts: TextSource,
-    rng: np.random.Generator,
-    before: Callable[[list[str]], None] | None = None,
+    memory: AsyncMemory, users: list[str], texts: TextSource, rng: np.random.Generator
 ) -> Callable[[], Awaitable[Any]]:
     """A burst of BURST_CALLS calls: half searches, half adds, interleaved."""
 
     async def burst() -> None:
         batch = texts.take(BURST_CALLS)
-        if before is not None:
-            before(batch)
         who = [users[i] for i in rng.integers(0, len(users), size=BURST_CALLS)]
         calls = [
             memory.search(text, user_id=user, limit=SEARCH_LIMIT)
@@ -263,17 +257,15 @@ async def run_all(
     try:
         # (a) the store alone, precomputed 384-d vectors.
         store_users = await fill_store(root / "a", memories, users, STORE_DIMS, seed)
-        table_rng = np.random.default_rng(seed + 1)
-        embedder = PrecomputedEmbedder({}, STORE_DIMS)
-
-        def register(batch: list[str]) -> None:
-            # Vectors for the burst's new texts, made before the burst is timed.
-            embedder.add(batch, make_vectors(len(batch), STORE_DIMS, rng=table_rng))
-
+        # Vectors for every text the bursts will add or search, made now: making them
+        # inside a burst would put numpy work on the loop during the measurement.
+        needed = TextSource("a").take((repeats + 1) * BURST_CALLS)
+        vectors = make_vectors(len(needed), STORE_DIMS, rng=np.random.default_rng(seed + 1))
+        embedder = PrecomputedEmbedder(dict(zip(needed, vectors)), STORE_DIMS)
         memory = AsyncMemory(_store_config(root / "a"), embedder=embedder)
         results["store_precomputed"] = await repeat(
             "(a) store, precomputed",
-            memory_burst(memory, store_users, TextSource("a"), rng, register),
+            memory_burst(memory, store_users, TextSource("a"), rng),
             repeats,
         )
         await memory.close()

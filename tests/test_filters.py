@@ -9,18 +9,26 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from memlane import AsyncMemory
 
-# name -> (scope, metadata, message extras). Text is "memory <name>". Inserted in this order, so get_all's
-# oldest-first order is this order.
+# name -> (scope, metadata, message extras); the text is "memory <name>". Inserted in this
+# order, one add each, so get_all's oldest-first order is this order.
 ROWS: dict[str, tuple[dict[str, Any], dict[str, Any] | None, dict[str, Any]]] = {
-    "m1": ({"user_id": "alice", "agent_id": "a1", "run_id": "r1"},
-           {"n": 1, "date": "2024-01-05", "city": "Paris", "price": 9.5}, {"name": "bob"}),
-    "m2": ({"user_id": "alice", "agent_id": "a2"},
-           {"n": 5, "date": "2024-03-01", "city": "paris", "price": 20}, {"role": "assistant"}),
-    "m3": ({"user_id": "alice", "run_id": "r2"},
-           {"n": 10, "date": "2025-06-30", "city": "London", "price": -3.25}, {}),
+    "m1": (
+        {"user_id": "alice", "agent_id": "a1", "run_id": "r1"},
+        {"n": 1, "date": "2024-01-05", "city": "Paris", "price": 9.5},
+        {"name": "bob"},
+    ),
+    "m2": (
+        {"user_id": "alice", "agent_id": "a2"},
+        {"n": 5, "date": "2024-03-01", "city": "paris", "price": 20},
+        {"role": "assistant"},
+    ),
+    "m3": (
+        {"user_id": "alice", "run_id": "r2"},
+        {"n": 10, "date": "2025-06-30", "city": "London", "price": -3.25},
+        {},
+    ),
     "m4": ({"user_id": "alice"}, None, {}),
     "m5": ({"user_id": "bob"}, {"n": 1, "city": "Paris"}, {}),
 }
@@ -45,7 +53,9 @@ def names(items: list[dict[str, Any]], ids: dict[str, str]) -> list[str]:
     return [by_id[item["id"]] for item in items]
 
 
-async def matching(memory: AsyncMemory, ids: dict[str, str], filters: dict[str, Any], **scope: Any) -> list[str]:
+async def matching(
+    memory: AsyncMemory, ids: dict[str, str], filters: dict[str, Any], **scope: Any
+) -> list[str]:
     """Names matched by ``filters`` via get_all; asserts search agrees."""
     scope = scope or {"user_id": "alice"}
     listed = names((await memory.get_all(filters=filters, **scope))["results"], ids)
@@ -92,8 +102,15 @@ OPERATOR_CASES = [
     ({"OR": [{"n": 99}]}, []),
     ({"NOT": [{"city": "*"}]}, ["m4"]),
     ({"NOT": [{"n": {"gt": 1}}]}, ["m1", "m4"]),
-    ({"OR": [{"AND": [{"n": {"gt": 1}}, {"city": {"icontains": "paris"}}]}, {"NOT": [{"n": "*"}]}]},
-     ["m2", "m4"]),
+    (
+        {
+            "OR": [
+                {"AND": [{"n": {"gt": 1}}, {"city": {"icontains": "paris"}}]},
+                {"NOT": [{"n": "*"}]},
+            ]
+        },
+        ["m2", "m4"],
+    ),
     ({"AND": [{"OR": [{"n": 1}, {"n": 10}]}, {"NOT": [{"city": {"contains": "Lon"}}]}]}, ["m1"]),
     ({"NOT": [{"OR": [{"n": 1}, {"n": 5}]}]}, ["m3", "m4"]),
     # missing keys: only ne / nin (and NOT) match a memory without the key
@@ -106,7 +123,9 @@ OPERATOR_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("filters", "expected"), OPERATOR_CASES, ids=[str(c[0]) for c in OPERATOR_CASES])
+@pytest.mark.parametrize(
+    ("filters", "expected"), OPERATOR_CASES, ids=[str(c[0]) for c in OPERATOR_CASES]
+)
 async def test_operator_on_metadata(
     memory: AsyncMemory, rows: dict[str, str], filters: dict[str, Any], expected: list[str]
 ) -> None:
@@ -131,20 +150,25 @@ BUILTIN_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("filters", "expected"), BUILTIN_CASES, ids=[str(c[0]) for c in BUILTIN_CASES])
+@pytest.mark.parametrize(
+    ("filters", "expected"), BUILTIN_CASES, ids=[str(c[0]) for c in BUILTIN_CASES]
+)
 async def test_operator_on_builtin_keys(
     memory: AsyncMemory, rows: dict[str, str], filters: dict[str, Any], expected: list[str]
 ) -> None:
     assert await matching(memory, rows, filters) == expected
 
 
-async def test_created_and_updated_at_compare_as_iso_strings(memory: AsyncMemory, rows: dict[str, str]) -> None:
+async def test_created_and_updated_at_compare_as_iso_strings(
+    memory: AsyncMemory, rows: dict[str, str]
+) -> None:
     stamps = {name: (await memory.get(i))["created_at"] for name, i in rows.items()}
     assert await matching(memory, rows, {"created_at": {"gte": stamps["m2"]}}) == ["m2", "m3", "m4"]
     assert await matching(memory, rows, {"created_at": {"lt": stamps["m2"]}}) == ["m1"]
     assert await matching(memory, rows, {"created_at": stamps["m3"]}) == ["m3"]
     assert await matching(
-        memory, rows, {"created_at": {"gt": stamps["m1"], "lte": stamps["m3"]}}) == ["m2", "m3"]
+        memory, rows, {"created_at": {"gt": stamps["m1"], "lte": stamps["m3"]}}
+    ) == ["m2", "m3"]
     await memory.update(rows["m1"], metadata={"n": 1})
     touched = (await memory.get(rows["m1"]))["updated_at"]
     assert await matching(memory, rows, {"updated_at": {"gte": touched}}) == ["m1"]
@@ -182,18 +206,29 @@ async def test_scope_inside_filters(memory: AsyncMemory, rows: dict[str, str]) -
 
 async def test_int_scope_ids_in_filters(memory: AsyncMemory) -> None:
     memory_id = (await memory.add("numbered", user_id=7, run_id=3, infer=False))["results"][0]["id"]
-    for filters in ({"user_id": 7}, {"user_id": "7"}, {"user_id": 7, "run_id": 3},
-                    {"user_id": {"eq": 7}}, {"user_id": {"in": [7, 8]}}):
+    for filters in (
+        {"user_id": 7},
+        {"user_id": "7"},
+        {"user_id": 7, "run_id": 3},
+        {"user_id": {"eq": 7}},
+        {"user_id": {"in": [7, 8]}},
+    ):
         assert [i["id"] for i in (await memory.get_all(filters=filters))["results"]] == [memory_id]
-        assert [h["id"] for h in (await memory.search("numbered", filters=filters))["results"]] == [memory_id]
+        assert [h["id"] for h in (await memory.search("numbered", filters=filters))["results"]] == [
+            memory_id
+        ]
 
 
-async def test_filters_are_anded_with_kwarg_scope(memory: AsyncMemory, rows: dict[str, str]) -> None:
+async def test_filters_are_anded_with_kwarg_scope(
+    memory: AsyncMemory, rows: dict[str, str]
+) -> None:
     assert await matching(memory, rows, {"n": 1}, user_id="bob") == ["m5"]
     assert await matching(memory, rows, {"city": "Paris"}, user_id="alice") == ["m1"]
     assert await matching(memory, rows, {"user_id": "bob"}, user_id="alice") == []
     assert await matching(memory, rows, {"run_id": "r1"}, user_id="alice") == ["m1"]
-    assert await matching(memory, rows, {"OR": [{"user_id": "bob"}, {"n": 5}]}, user_id="alice") == ["m2"]
+    assert await matching(
+        memory, rows, {"OR": [{"user_id": "bob"}, {"n": 5}]}, user_id="alice"
+    ) == ["m2"]
 
 
 SQL = "x' OR 1=1 --"
@@ -201,17 +236,37 @@ DROP = "a'; DROP TABLE memories; --"
 
 
 async def test_sql_shaped_keys_and_values_are_data(memory: AsyncMemory) -> None:
-    metadata = [{SQL: DROP}, {"k": "100%"}, {"k": "a_b"}, {"k": "axb"}, {'we"ird': 1}, {"a.b": 1},
-                {"a": {"b": 1}}, {"$.n": 2}]
+    metadata = [
+        {SQL: DROP},
+        {"k": "100%"},
+        {"k": "a_b"},
+        {"k": "axb"},
+        {'we"ird': 1},
+        {"a.b": 1},
+        {"a": {"b": 1}},
+        {"$.n": 2},
+    ]
     ids = {}
     for i, md in enumerate(metadata):
-        ids[f"r{i}"] = (await memory.add(f"row {i}", user_id="u", metadata=md, infer=False))["results"][0]["id"]
+        ids[f"r{i}"] = (await memory.add(f"row {i}", user_id="u", metadata=md, infer=False))[
+            "results"
+        ][0]["id"]
     cases = [
-        ({SQL: DROP}, ["r0"]), ({SQL: "*"}, ["r0"]), ({"k": SQL}, []), ({SQL: {"ne": DROP}}, ALL_BUT("r0")),
-        ({"k": {"contains": "%"}}, ["r1"]), ({"k": {"contains": "_"}}, ["r2"]),
-        ({"k": {"icontains": "A_"}}, ["r2"]), ({"k": {"in": [SQL, "axb"]}}, ["r3"]),
-        ({'we"ird': 1}, ["r4"]), ({"a.b": 1}, ["r5"]), ({"a": "*"}, ["r6"]), ({"$.n": 2}, ["r7"]),
-        ({"role": SQL}, []), ({"actor_id": {"in": [SQL]}}, []), ({"OR": [{SQL: "*"}, {"k": "axb"}]}, ["r0", "r3"]),
+        ({SQL: DROP}, ["r0"]),
+        ({SQL: "*"}, ["r0"]),
+        ({"k": SQL}, []),
+        ({SQL: {"ne": DROP}}, ALL_BUT("r0")),
+        ({"k": {"contains": "%"}}, ["r1"]),
+        ({"k": {"contains": "_"}}, ["r2"]),
+        ({"k": {"icontains": "A_"}}, ["r2"]),
+        ({"k": {"in": [SQL, "axb"]}}, ["r3"]),
+        ({'we"ird': 1}, ["r4"]),
+        ({"a.b": 1}, ["r5"]),
+        ({"a": "*"}, ["r6"]),
+        ({"$.n": 2}, ["r7"]),
+        ({"role": SQL}, []),
+        ({"actor_id": {"in": [SQL]}}, []),
+        ({"OR": [{SQL: "*"}, {"k": "axb"}]}, ["r0", "r3"]),
     ]
     for filters, expected in cases:
         assert await matching(memory, ids, filters, user_id="u") == expected, filters
@@ -220,5 +275,5 @@ async def test_sql_shaped_keys_and_values_are_data(memory: AsyncMemory) -> None:
     assert (await memory.get(ids["r0"]))["metadata"] == {SQL: DROP}
 
 
-def ALL_BUT(*excluded: str) -> list[str]:  # noqa: N802 - reads as a constant in the table
+def ALL_BUT(*excluded: str) -> list[str]:
     return [f"r{i}" for i in range(8) if f"r{i}" not in excluded]

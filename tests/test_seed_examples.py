@@ -4,7 +4,8 @@ against memlane with only the import changed.
 Blocks are read from the page itself, so this tests the page's own code. The changes made
 to it, all visible in this file:
 
-* ``from mem0 import`` -> ``from memlane import``; ``mem0.configs.base`` -> ``memlane.configs.base``.
+* ``from mem0 import`` -> ``from memlane import``, and ``mem0.configs.base`` ->
+  ``memlane.configs.base``.
 * Fragments that use a placeholder id (``"memory-id-here"``) get an expression naming an
   id the fragment itself created.
 * Where the page's ``add`` would need an LLM (the default ``infer=True`` extracts facts
@@ -28,18 +29,21 @@ from typing import Any
 
 import httpx
 import pytest
-
 from memlane import AsyncMemory, LLMError, MemoryConfig
+
 from tests.support.fake_openai import FakeOpenAI
 
+# The page's `AsyncMemory()` is the default config: the embedded store.
+pytestmark = pytest.mark.embedded_only("the page uses the default (embedded) store")
+
 SEED = Path(__file__).resolve().parents[2] / "shared" / "spec" / "seed" / "async-memory.md"
-NOT_NEEDING_INFER = 'infer=False'  # the one change made where the page's add needs an LLM
+NOT_NEEDING_INFER = "infer=False"  # the one change made where the page's add needs an LLM
 
 
 def page_blocks() -> list[str]:
     """The page's fenced code blocks, imports switched to memlane."""
     text = SEED.read_text(encoding="utf-8")
-    blocks = re.findall(r"^```[a-z]*\n(.*?)^```", text, flags=re.S | re.M)
+    blocks = re.findall(r"^```[a-z]*\n(.*?)^```", text, flags=re.DOTALL | re.MULTILINE)
     out = []
     for block in blocks:
         block = block.replace("from mem0 import", "from memlane import")
@@ -77,8 +81,10 @@ def with_infer_false(source: str, call: str) -> str:
 async def run(source: str, ns: dict[str, Any]) -> dict[str, Any]:
     """Runs a block (top-level ``await`` allowed, as in the page's fragments) in ``ns``."""
     # dont_inherit: the page's code must not pick up this module's __future__ imports.
-    code = compile(source, "<seed block>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True)
-    result = eval(code, ns)  # noqa: S307 - the seed page's own code
+    code = compile(
+        source, "<seed block>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True
+    )
+    result = eval(code, ns)
     if asyncio.iscoroutine(result):
         await result
     return ns
@@ -99,7 +105,11 @@ async def ns(tmp_path: Path, seed_server: FakeOpenAI, monkeypatch: pytest.Monkey
     monkeypatch.setenv("MEMLANE_DIR", str(tmp_path))
     monkeypatch.setenv("OPENAI_API_KEY", "test-key")
     monkeypatch.setenv("OPENAI_BASE_URL", seed_server.base_url)
-    namespace: dict[str, Any] = {"__name__": "seed_page", "asyncio": asyncio, "AsyncMemory": AsyncMemory}
+    namespace: dict[str, Any] = {
+        "__name__": "seed_page",
+        "asyncio": asyncio,
+        "AsyncMemory": AsyncMemory,
+    }
     yield namespace
     for value in namespace.values():
         if isinstance(value, AsyncMemory):
@@ -173,13 +183,17 @@ async def test_batch_operations_with_infer_false(
 ) -> None:
     await run(with_infer_false(block("batch"), 'user_id=f"user_{i}"'), ns)
     await ns["batch_operations"]()
-    assert capsys.readouterr().out.splitlines() == [f"Task {i} completed successfully" for i in range(5)]
+    assert capsys.readouterr().out.splitlines() == [
+        f"Task {i} completed successfully" for i in range(5)
+    ]
     for i in range(5):
         items = (await store.get_all(user_id=f"user_{i}"))["results"]
         assert [item["memory"] for item in items] == [f"Message {i}"]
 
 
-async def test_retries(ns: dict[str, Any], store: AsyncMemory, capsys: pytest.CaptureFixture[str]) -> None:
+async def test_retries(
+    ns: dict[str, Any], store: AsyncMemory, capsys: pytest.CaptureFixture[str]
+) -> None:
     await store.add("test query", user_id="alice", infer=False)
     await run(block("retry"), ns)
     result = await ns["robust_memory_search"]()
@@ -196,9 +210,14 @@ async def test_core_operations(ns: dict[str, Any], store: AsyncMemory) -> None:
     await run(source, ns)
     added = ns["result"]["results"]
     assert [(r["memory"], r["event"]) for r in added] == [
-        ("I'm travelling to SF", "ADD"), ("That's great to hear!", "ADD")]
+        ("I'm travelling to SF", "ADD"),
+        ("That's great to hear!", "ADD"),
+    ]
     assert ns["results"]["results"][0]["memory"] == "I'm travelling to SF"
-    assert [m["memory"] for m in ns["all_memories"]["results"]] == ["I'm travelling to SF", "That's great to hear!"]
+    assert [m["memory"] for m in ns["all_memories"]["results"]] == [
+        "I'm travelling to SF",
+        "That's great to hear!",
+    ]
     assert ns["specific_memory"]["id"] == added[0]["id"]
     assert ns["updated_memory"] == {"message": "Memory updated successfully!"}
     assert await store.get_all(user_id="alice") == {"results": []}
@@ -215,8 +234,13 @@ async def test_scoped_organization(ns: dict[str, Any]) -> None:
     source = with_infer_false(block("scoped"), 'user_id="alice",')
     source = source.replace('"memory-id-here"', 'specific_memories["results"][0]["id"]')
     ns["memory"] = AsyncMemory()
-    await ns["memory"].add("I like pasta", user_id="alice", agent_id="diet-assistant",
-                           run_id="consultation-000", infer=False)
+    await ns["memory"].add(
+        "I like pasta",
+        user_id="alice",
+        agent_id="diet-assistant",
+        run_id="consultation-000",
+        infer=False,
+    )
     await run(source, ns)
 
     def texts(name: str) -> list[str]:
@@ -228,22 +252,31 @@ async def test_scoped_organization(ns: dict[str, Any]) -> None:
     assert texts("specific_memories") == ["I prefer vegetarian food"]
     item = ns["specific_memories"]["results"][0]
     assert (item["user_id"], item["agent_id"], item["run_id"]) == (
-        "alice", "diet-assistant", "consultation-001")
+        "alice",
+        "diet-assistant",
+        "consultation-001",
+    )
     assert [e["event"] for e in ns["history"]] == ["ADD"]
 
 
-async def test_blend_with_openai(ns: dict[str, Any], store: AsyncMemory, seed_server: FakeOpenAI) -> None:
+async def test_blend_with_openai(
+    ns: dict[str, Any], store: AsyncMemory, seed_server: FakeOpenAI
+) -> None:
     await store.add("I'm travelling to SF", user_id="alice", infer=False)
     await run(block("blend"), ns)
     seed_server.script_chat("You are going to SF.")
     with pytest.raises(LLMError):  # the page's final add needs an LLM for infer=True
         await ns["chat_with_memories"]("Where am I travelling?", user_id="alice")
     system_prompt = next(
-        body["messages"][0]["content"] for path, body in reversed(seed_server.requests)
-        if path.endswith("/chat/completions") and body["messages"][-1]["content"] == "Where am I travelling?"
+        body["messages"][0]["content"]
+        for path, body in reversed(seed_server.requests)
+        if path.endswith("/chat/completions")
+        and body["messages"][-1]["content"] == "Where am I travelling?"
     )
     assert "- I'm travelling to SF" in system_prompt
-    assert [m["memory"] for m in (await store.get_all(user_id="alice"))["results"]] == ["I'm travelling to SF"]
+    assert [m["memory"] for m in (await store.get_all(user_id="alice"))["results"]] == [
+        "I'm travelling to SF"
+    ]
 
     await run(with_infer_false(block("blend"), "user_id=user_id)"), ns)
     seed_server.script_chat("You are going to SF.")
@@ -251,8 +284,10 @@ async def test_blend_with_openai(ns: dict[str, Any], store: AsyncMemory, seed_se
     assert answer == "You are going to SF."
     items = (await store.get_all(user_id="alice"))["results"]
     assert [(m["memory"], m["role"]) for m in items] == [
-        ("I'm travelling to SF", "user"), ("Where am I travelling?", "user"),
-        ("You are going to SF.", "assistant")]
+        ("I'm travelling to SF", "user"),
+        ("Where am I travelling?", "user"),
+        ("You are going to SF.", "assistant"),
+    ]
 
 
 async def test_error_handling(ns: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
@@ -272,15 +307,18 @@ async def test_fastapi(ns: dict[str, Any], store: AsyncMemory) -> None:
     await run(block("fastapi"), ns)
     transport = httpx.ASGITransport(app=ns["app"])
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        response = await client.get("/memories/search", params={"query": "I like tea", "user_id": "alice", "limit": 1})
+        response = await client.get(
+            "/memories/search", params={"query": "I like tea", "user_id": "alice", "limit": 1}
+        )
         assert response.status_code == 200
         body = response.json()
         assert body["status"] == "success"
         assert [h["memory"] for h in body["data"]["results"]] == ["I like tea"]
         # FastAPI reads a bare `messages: list` parameter as form fields / file uploads, so
         # this endpoint, as written, hands add() a list of strings: memlane's error is the 500.
-        response = await client.post("/memories/", params={"user_id": "alice"},
-                                     data={"messages": ["I like biscuits"]})
+        response = await client.post(
+            "/memories/", params={"user_id": "alice"}, data={"messages": ["I like biscuits"]}
+        )
         assert response.status_code == 500
         assert "messages[0]" in response.json()["detail"]
     await ns["memory"].close()
@@ -294,7 +332,9 @@ async def test_fastapi_with_json_messages(ns: dict[str, Any], store: AsyncMemory
     await run(source, ns)
     with pytest.raises(LLMError) as direct:
         await ns["memory"].add(messages=messages, user_id="alice")
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=ns["app"]), base_url="http://testserver") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=ns["app"]), base_url="http://testserver"
+    ) as client:
         response = await client.post("/memories/", params={"user_id": "alice"}, json=messages)
         assert response.status_code == 500
         assert response.json() == {"detail": str(direct.value)}
@@ -302,17 +342,23 @@ async def test_fastapi_with_json_messages(ns: dict[str, Any], store: AsyncMemory
     assert await store.get_all(user_id="alice") == {"results": []}
 
     await run(with_infer_false(source, "user_id=user_id)"), ns)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=ns["app"]), base_url="http://testserver") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=ns["app"]), base_url="http://testserver"
+    ) as client:
         response = await client.post("/memories/", params={"user_id": "alice"}, json=messages)
         assert response.status_code == 200
         body = response.json()
         assert body["status"] == "success"
         [added] = body["data"]["results"]
         assert (added["memory"], added["event"]) == ("I like biscuits", "ADD")
-    assert [m["memory"] for m in (await store.get_all(user_id="alice"))["results"]] == ["I like biscuits"]
+    assert [m["memory"] for m in (await store.get_all(user_id="alice"))["results"]] == [
+        "I like biscuits"
+    ]
 
 
-async def test_logging(ns: dict[str, Any], store: AsyncMemory, caplog: pytest.LogCaptureFixture) -> None:
+async def test_logging(
+    ns: dict[str, Any], store: AsyncMemory, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO, logger="seed_page")
     messages = [{"role": "user", "content": "I like tea"}]
     await run(block("logging"), ns)

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from memlane import AsyncMemory, MemlaneError, Memory
+
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.memory_helpers import check_add_results, check_history, memory_config
 
@@ -25,9 +25,17 @@ class Ref:
 
 SCRIPT: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = [
     ("add", ("I like tea",), {"user_id": "alice", "metadata": {"k": 1}, "infer": False}),
-    ("add", ([{"role": "system", "content": "s"}, {"role": "user", "content": "I like coffee", "name": "bob"},
-              {"role": "assistant", "content": "coffee noted"}],),
-     {"user_id": "alice", "agent_id": "a1", "infer": False}),
+    (
+        "add",
+        (
+            [
+                {"role": "system", "content": "s"},
+                {"role": "user", "content": "I like coffee", "name": "bob"},
+                {"role": "assistant", "content": "coffee noted"},
+            ],
+        ),
+        {"user_id": "alice", "agent_id": "a1", "infer": False},
+    ),
     ("add", ({"role": "user", "content": "run note"},), {"run_id": 5, "infer": False}),
     ("search", ("I like tea",), {"user_id": "alice"}),
     ("search", ("I like coffee",), {"filters": {"user_id": "alice", "agent_id": "a1"}, "top_k": 1}),
@@ -98,11 +106,13 @@ async def run_async(memory: AsyncMemory) -> list[Any]:
 
 
 def test_memory_mirrors_async_memory(tmp_path: Path, fake_server: FakeOpenAI) -> None:
-    with Memory(memory_config(tmp_path / "sync", fake_server.base_url)) as memory:
+    with Memory(memory_config(tmp_path / "sync", fake_server.base_url, llm=True)) as memory:
         sync_results = run_sync(memory)
 
     async def go() -> list[Any]:
-        async with AsyncMemory(memory_config(tmp_path / "async", fake_server.base_url)) as memory:
+        async with AsyncMemory(
+            memory_config(tmp_path / "async", fake_server.base_url, llm=True)
+        ) as memory:
             return await run_async(memory)
 
     async_results = asyncio.run(go())
@@ -124,7 +134,9 @@ def test_memory_mirrors_async_memory(tmp_path: Path, fake_server: FakeOpenAI) ->
 def test_context_manager_and_close(mem_config: dict[str, Any]) -> None:
     with Memory(mem_config) as memory:
         assert isinstance(memory, Memory)
-        memory_id = check_add_results(memory.add("hello", user_id="alice", infer=False), ["hello"])[0]
+        memory_id = check_add_results(memory.add("hello", user_id="alice", infer=False), ["hello"])[
+            0
+        ]
     with pytest.raises(MemlaneError, match="closed"):
         memory.get(memory_id)
     memory.close()  # idempotent
@@ -134,8 +146,12 @@ def test_context_manager_and_close(mem_config: dict[str, Any]) -> None:
     finally:
         again.close()
         again.close()
-    for call in (lambda: again.add("x", user_id="alice", infer=False), lambda: again.get_all(user_id="alice"),
-                 lambda: again.search("x", user_id="alice"), lambda: again.reset()):
+    for call in (
+        lambda: again.add("x", user_id="alice", infer=False),
+        lambda: again.get_all(user_id="alice"),
+        lambda: again.search("x", user_id="alice"),
+        lambda: again.reset(),
+    ):
         with pytest.raises(MemlaneError, match="closed"):
             call()
 
@@ -164,7 +180,9 @@ def test_eight_threads_lose_no_writes(mem_config: dict[str, Any]) -> None:
                 barrier.wait()
                 ids = []
                 for i in range(per_thread):
-                    result = memory.add(f"thread {n} note {i}", user_id=f"user{n}", agent_id="shared", infer=False)
+                    result = memory.add(
+                        f"thread {n} note {i}", user_id=f"user{n}", agent_id="shared", infer=False
+                    )
                     ids.append(result["results"][0]["id"])
                     if i % 5 == 0:
                         memory.search(f"note {i}", user_id=f"user{n}")
@@ -185,7 +203,9 @@ def test_eight_threads_lose_no_writes(mem_config: dict[str, Any]) -> None:
         assert sorted(i["id"] for i in stored) == sorted(all_ids)
         for n in range(8):
             items = memory.get_all(user_id=f"user{n}", limit=1000)["results"]
-            assert [i["memory"] for i in items] == [f"thread {n} note {i}" for i in range(per_thread)]
+            assert [i["memory"] for i in items] == [
+                f"thread {n} note {i}" for i in range(per_thread)
+            ]
         for memory_id in added[3]:
             assert [e["event"] for e in memory.history(memory_id)] == ["ADD"]
 
@@ -194,8 +214,9 @@ async def test_memory_works_inside_a_running_event_loop(mem_config: dict[str, An
     asyncio.get_running_loop()  # we are in a coroutine
     memory = Memory(mem_config)
     try:
-        memory_id = check_add_results(memory.add("from a coroutine", user_id="alice", infer=False),
-                                      ["from a coroutine"])[0]
+        memory_id = check_add_results(
+            memory.add("from a coroutine", user_id="alice", infer=False), ["from a coroutine"]
+        )[0]
         hits = memory.search("from a coroutine", user_id="alice")["results"]
         assert [h["id"] for h in hits] == [memory_id]
         memory.update(memory_id, "still from a coroutine")

@@ -59,11 +59,6 @@ class PrecomputedEmbedder:
     def dims(self) -> int:
         return self._dims
 
-    def add(self, texts: Sequence[str], vectors: np.ndarray) -> None:
-        """Registers more texts (e.g. queries made after construction)."""
-        for text, vector in zip(texts, vectors, strict=True):
-            self._table[text] = vector
-
     async def embed(self, texts: Sequence[str]) -> np.ndarray:
         self.calls += 1
         if len(texts) == 1:

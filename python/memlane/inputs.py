@@ -18,6 +18,8 @@ SCOPE_KEYS = ("user_id", "agent_id", "run_id")
 # and scope ids there could be mistaken for the real scope.
 RESERVED_METADATA_KEYS = frozenset({*SCOPE_KEYS, "actor_id", "role", "created_at", "updated_at"})
 _MAX_DEPTH = 32
+# JSON integers the store keeps exactly (64-bit); larger ones would come back as floats.
+_INT_RANGE = range(-(2**63), 2**64)
 _NEED_SCOPE = "pass user_id, agent_id or run_id"
 
 
@@ -78,12 +80,16 @@ def threshold(value: Any) -> float | None:
     return float(value)
 
 
-def _check_json(value: Any, where: str, depth: int = 0) -> None:
+def _check_json(value: Any, where: str, depth: int = 0, *, stored: bool = True) -> None:
+    """Checks ``value`` is JSON data. ``stored`` values must also survive a round trip:
+    integers beyond 64 bits would come back as floats, so they are refused."""
     if depth > _MAX_DEPTH:
         raise ValidationError(f"{where} nests deeper than {_MAX_DEPTH} levels")
     if value is None or isinstance(value, (bool, int, str)):
         if isinstance(value, str):
             text(where, value, allow_empty=True)
+        elif stored and isinstance(value, int) and not isinstance(value, bool) and value not in _INT_RANGE:
+            raise ValidationError(f"{where} holds an integer outside the 64-bit range ({value})")
         return
     if isinstance(value, float):
         if not math.isfinite(value):
@@ -91,14 +97,14 @@ def _check_json(value: Any, where: str, depth: int = 0) -> None:
         return
     if isinstance(value, (list, tuple)):
         for i, item in enumerate(value):
-            _check_json(item, f"{where}[{i}]", depth + 1)
+            _check_json(item, f"{where}[{i}]", depth + 1, stored=stored)
         return
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str):
                 raise ValidationError(f"{where} has a non-string key {key!r}")
             text(f"{where} key", key, allow_empty=True)
-            _check_json(item, f"{where}[{key!r}]", depth + 1)
+            _check_json(item, f"{where}[{key!r}]", depth + 1, stored=stored)
         return
     raise ValidationError(f"{where} holds a {type(value).__name__}, which is not JSON data")
 
@@ -134,10 +140,12 @@ def filters(value: Any, ids: dict[str, str], *, need_scope: bool) -> str | None:
         raise ValidationError(f"filters must be a dict, got {type(value).__name__}")
     value = value or {}
     if value:
-        _check_json(value, "filters")
+        _check_json(value, "filters", stored=False)
     if need_scope and not ids and not any(k in value for k in SCOPE_KEYS):
         raise ValidationError(f"a scope is required: {_NEED_SCOPE} (as arguments or in filters)")
-    parts: list[dict[str, Any]] = [{k: v} for k, v in ids.items()]
+    # {"eq": v}, not a bare value: a bare "*" would mean "the key exists", and
+    # user_id="*" must match the user called "*", not every user.
+    parts: list[dict[str, Any]] = [{k: {"eq": v}} for k, v in ids.items()]
     if value:
         parts.append(value)
     if not parts:
@@ -173,6 +181,7 @@ def messages(value: Any) -> list[dict[str, Any]]:
         content = message.get("content")
         if not isinstance(role, str) or not role:
             raise ValidationError(f"messages[{i}] needs a string 'role'")
+        text(f"messages[{i}]['role']", role)
         if not isinstance(content, str):
             raise ValidationError(
                 f"messages[{i}]['content'] must be a string, got {type(content).__name__}"

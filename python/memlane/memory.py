@@ -102,6 +102,10 @@ class AsyncMemory:
     async def _embed(self, texts: Sequence[str]) -> np.ndarray:
         """One batched embedding call; rows in the order of ``texts``."""
         vectors = await self._embedder.embed(list(texts))
+        try:
+            vectors = np.asarray(vectors, dtype=np.float32)
+        except (TypeError, ValueError) as err:
+            raise EmbeddingError(f"the embedder returned no usable vectors: {err}") from err
         if vectors.ndim != 2 or vectors.shape[0] != len(texts):
             raise EmbeddingError(
                 f"the embedder returned shape {vectors.shape} for {len(texts)} texts"

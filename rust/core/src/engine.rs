@@ -246,8 +246,12 @@ fn check_dims(path: &Path, stored: Option<usize>, wanted: Option<usize>) -> Resu
     }
 }
 
-/// The absolute path of the database file, creating its folder.
+/// The absolute path of the database file, creating its folder. An existing file is
+/// resolved through symlinks, so two spellings of one file share one engine and lock.
 fn canonical(path: &Path) -> Result<PathBuf> {
+    if let Ok(resolved) = path.canonicalize() {
+        return Ok(resolved);
+    }
     let file_name = path
         .file_name()
         .ok_or_else(|| Error::invalid(format!("store path {} names no file", path.display())))?;

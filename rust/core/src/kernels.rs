@@ -1,30 +1,12 @@
-//! Vector arithmetic on f32 slices.
+//! Vector arithmetic on f32 slices for the engine.
 //!
-//! The loops use eight independent accumulators so that the compiler vectorises them
-//! (one accumulator would serialise every add on the previous one). Runtime CPU dispatch
-//! to hand-written AVX2/AVX-512/NEON kernels is a later step; results here are the
-//! scalar reference those kernels are tested against.
+//! [`dot`] dispatches at run time to the fastest SIMD kernel of this CPU (AVX-512F,
+//! AVX2+FMA, NEON, else scalar; see `index::distance`), chosen once per process.
 
-const LANES: usize = 8;
-
-/// Dot product of two equally long slices.
+/// Dot product of two equally long slices (reads the common prefix if they differ).
+#[inline]
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    debug_assert_eq!(a.len(), b.len());
-    let mut acc = [0.0f32; LANES];
-    let chunks_a = a.chunks_exact(LANES);
-    let chunks_b = b.chunks_exact(LANES);
-    let tail: f32 = chunks_a
-        .remainder()
-        .iter()
-        .zip(chunks_b.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (ca, cb) in chunks_a.zip(chunks_b) {
-        for i in 0..LANES {
-            acc[i] += ca[i] * cb[i];
-        }
-    }
-    acc.iter().sum::<f32>() + tail
+    crate::index::distance::dot(a, b)
 }
 
 /// Euclidean norm, accumulated in f64 so that long or large vectors do not overflow.

@@ -8,6 +8,7 @@
 pub mod engine;
 pub mod error;
 pub mod filter;
+pub mod index;
 pub mod kernels;
 mod keywords;
 pub mod ops;

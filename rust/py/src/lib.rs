@@ -7,6 +7,7 @@
 
 mod convert;
 mod errors;
+mod index;
 mod ops;
 mod store;
 
@@ -24,6 +25,7 @@ fn canonical_filter(filters_json: &str) -> PyResult<String> {
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<store::Store>()?;
+    m.add_class::<index::HnswIndex>()?;
     m.add_function(wrap_pyfunction!(canonical_filter, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -6,6 +6,10 @@
 //! - `links0`: level 0 lists inline, `1 + m0` words per slot (hnswlib's flat level-0
 //!   block, which keeps the hot layer free of pointer chasing); word 0 holds the count
 //!   and the slot's lock bit;
+//! - `halves`: for cosine indexes on CPUs that convert binary16 in hardware, a second,
+//!   half-precision copy of each row that graph walks read instead (half the memory
+//!   traffic; see `distance/half.rs`); the f32 rows stay the reference for exact scans
+//!   and for re-scoring the final candidates;
 //! - `upper`: for the few slots above level 0 (1/m of them), a pointer to one
 //!   allocation holding `level` lists of `1 + m` words.
 //!
@@ -27,6 +31,7 @@ use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
+use super::distance::half::f32_to_f16;
 use super::distance::Kernels;
 use super::metric::Metric;
 
@@ -86,6 +91,9 @@ pub(crate) struct Graph {
     pub(crate) m0: usize,
     row_lines: usize,
     vectors: Vec<Line>,
+    /// Lines per binary16 row (0 when the graph walks the f32 rows).
+    half_lines: usize,
+    halves: Vec<Line>,
     links0: Vec<AtomicU32>,
     upper: Vec<AtomicPtr<AtomicU32>>,
     levels: Vec<AtomicU8>,
@@ -125,6 +133,12 @@ impl Graph {
             m0: 2 * m,
             row_lines: dims.div_ceil(LINE_FLOATS),
             vectors: Vec::new(),
+            half_lines: if metric == Metric::Cosine && kernels.has_half() {
+                dims.div_ceil(2 * LINE_FLOATS)
+            } else {
+                0
+            },
+            halves: Vec::new(),
             links0: Vec::new(),
             upper: Vec::new(),
             levels: Vec::new(),
@@ -145,11 +159,40 @@ impl Graph {
 
     /// Grows the arrays to hold at least `slots` slots (amortised doubling).
     pub(crate) fn reserve(&mut self, slots: usize) {
-        if slots <= self.capacity() {
-            return;
+        if slots > self.capacity() {
+            self.grow_to(slots.max(self.capacity() * 2).max(64));
         }
-        let new_cap = slots.max(self.capacity() * 2).max(64);
-        self.vectors.resize_with(new_cap * self.row_lines, Line::zero);
+    }
+
+    /// Grows the arrays to exactly `slots` slots, reporting an allocation failure
+    /// instead of aborting (for sizes read from a snapshot).
+    pub(crate) fn try_reserve(
+        &mut self,
+        slots: usize,
+    ) -> Result<(), std::collections::TryReserveError> {
+        if slots <= self.capacity() {
+            return Ok(());
+        }
+        let extra = slots - self.capacity();
+        self.vectors
+            .try_reserve_exact(extra.saturating_mul(self.row_lines))?;
+        self.halves
+            .try_reserve_exact(extra.saturating_mul(self.half_lines))?;
+        self.links0
+            .try_reserve_exact(extra.saturating_mul(1 + self.m0))?;
+        self.upper.try_reserve_exact(extra)?;
+        self.levels.try_reserve_exact(extra)?;
+        self.states.try_reserve_exact(extra)?;
+        self.keys.try_reserve_exact(extra)?;
+        self.grow_to(slots);
+        Ok(())
+    }
+
+    fn grow_to(&mut self, new_cap: usize) {
+        self.vectors
+            .resize_with(new_cap * self.row_lines, Line::zero);
+        self.halves
+            .resize_with(new_cap * self.half_lines, Line::zero);
         self.links0
             .resize_with(new_cap * (1 + self.m0), || AtomicU32::new(0));
         self.upper
@@ -164,7 +207,7 @@ impl Graph {
         let upper_words: usize = (0..self.used())
             .map(|s| self.level(s as u32) * (1 + self.m))
             .sum();
-        self.vectors.capacity() * size_of::<Line>()
+        (self.vectors.capacity() + self.halves.capacity()) * size_of::<Line>()
             + (self.links0.capacity() + upper_words) * 4
             + self.upper.capacity() * size_of::<AtomicPtr<AtomicU32>>()
             + self.levels.capacity()
@@ -202,6 +245,65 @@ impl Graph {
         let n = v.len().min(self.dims);
         // SAFETY: in bounds as in `vector`; exclusive by the caller's contract.
         unsafe { std::ptr::copy_nonoverlapping(v.as_ptr(), line.0.get().cast::<f32>(), n) };
+        if self.half_lines > 0 {
+            let line = &self.halves[slot as usize * self.half_lines];
+            let dst = line.0.get().cast::<u16>();
+            for (i, &x) in v[..n].iter().enumerate() {
+                // SAFETY: `i < dims <= 32 * half_lines` u16s inside this slot's
+                // binary16 row; exclusive by the caller's contract.
+                unsafe { dst.add(i).write(f32_to_f16(x)) };
+            }
+        }
+    }
+
+    /// The binary16 row of `slot` (empty when the graph walks f32 rows). Same rules as
+    /// [`Graph::vector`].
+    #[inline]
+    fn half_row(&self, slot: u32) -> &[u16] {
+        if self.half_lines == 0 {
+            return &[];
+        }
+        let line = &self.halves[slot as usize * self.half_lines];
+        // SAFETY: as in `vector`: `dims <= 32 * half_lines` u16s of this slot's row,
+        // which is immutable once published.
+        unsafe { std::slice::from_raw_parts(line.0.get().cast::<u16>(), self.dims) }
+    }
+
+    /// The distance a graph walk uses between `q` (stored form) and `slot`: from the
+    /// binary16 row when there is one, else exact.
+    #[inline]
+    pub(crate) fn walk_distance(&self, q: &[f32], slot: u32) -> f32 {
+        if self.half_lines == 0 {
+            return self.distance_to(q, slot);
+        }
+        let h = self.half_row(slot);
+        match self.metric {
+            Metric::L2 => self.kernels.l2_half(q, h),
+            Metric::Cosine | Metric::Dot => -self.kernels.dot_half(q, h),
+        }
+    }
+
+    /// True if walks use approximate (binary16) distances, so that results must be
+    /// re-scored with [`Graph::distance_to`].
+    #[inline]
+    pub(crate) fn walks_half(&self) -> bool {
+        self.half_lines > 0
+    }
+
+    /// Hints the CPU to load the row a walk reads for `slot`, every line of it.
+    #[inline]
+    pub(crate) fn prefetch_walk_row(&self, slot: u32) {
+        let (rows, lines) = if self.half_lines > 0 {
+            (&self.halves, self.half_lines)
+        } else {
+            (&self.vectors, self.row_lines)
+        };
+        let start = slot as usize * lines;
+        if let Some(row) = rows.get(start..start + lines) {
+            for line in row {
+                prefetch(line.0.get().cast::<i8>().cast_const());
+            }
+        }
     }
 
     /// Hints the CPU to start loading the first lines of `slot`'s vector.
@@ -266,7 +368,9 @@ impl Graph {
         let old = self.upper[slot as usize].swap(std::ptr::null_mut(), Ordering::AcqRel);
         debug_assert!(old.is_null(), "a recycled slot keeps no upper lists");
         if level > 0 {
-            let words: Box<[AtomicU32]> = (0..level * (1 + self.m)).map(|_| AtomicU32::new(0)).collect();
+            let words: Box<[AtomicU32]> = (0..level * (1 + self.m))
+                .map(|_| AtomicU32::new(0))
+                .collect();
             let ptr = Box::into_raw(words).cast::<AtomicU32>();
             self.upper[slot as usize].store(ptr, Ordering::Release);
         }
@@ -374,7 +478,12 @@ impl Graph {
             let cur = word.load(Ordering::Relaxed);
             if cur & LOCK_BIT == 0
                 && word
-                    .compare_exchange_weak(cur, cur | LOCK_BIT, Ordering::Acquire, Ordering::Relaxed)
+                    .compare_exchange_weak(
+                        cur,
+                        cur | LOCK_BIT,
+                        Ordering::Acquire,
+                        Ordering::Relaxed,
+                    )
                     .is_ok()
             {
                 return SlotGuard { word };
@@ -399,7 +508,9 @@ impl Graph {
 
     /// Sets the entry point (the caller holds `entry_lock` or `&mut self`).
     pub(crate) fn set_entry(&self, entry: Option<(u32, usize)>) {
-        let e = entry.map_or(NO_ENTRY, |(slot, level)| ((level as u64) << 32) | u64::from(slot));
+        let e = entry.map_or(NO_ENTRY, |(slot, level)| {
+            ((level as u64) << 32) | u64::from(slot)
+        });
         self.entry.store(e, Ordering::Release);
     }
 }

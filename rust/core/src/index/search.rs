@@ -51,13 +51,13 @@ impl Admit for AdmitKeys<'_> {
 }
 
 /// Greedy search with `ef = 1` from `cur` down through levels `from..=to` (from > to):
-/// the zoom-in phase of Algorithm 5.
+/// the zoom-in phase of Algorithm 5. Distances are walk distances.
 pub(crate) fn descend(g: &Graph, q: &[f32], mut cur: Scored, from: usize, to: usize) -> Scored {
     for level in (to..=from).rev() {
         loop {
             let mut moved = false;
             for n in g.neighbours(cur.slot, level) {
-                let d = g.distance_to(q, n);
+                let d = g.walk_distance(q, n);
                 if d < cur.dist {
                     cur = Scored::new(d, n);
                     moved = true;
@@ -72,11 +72,13 @@ pub(crate) fn descend(g: &Graph, q: &[f32], mut cur: Scored, from: usize, to: us
 }
 
 /// Algorithm 2: best-first search of `level` from `entry`, keeping the `ef` closest
-/// admitted nodes in `s.results` (a max-heap, farthest on top).
+/// admitted nodes in `s.results` (a max-heap, farthest on top). Distances are walk
+/// distances (`Graph::walk_distance`).
 ///
-/// Each expansion first collects the unvisited neighbours and prefetches their vectors,
+/// Each expansion first collects the unvisited neighbours and prefetches their rows,
 /// then computes the distances, so that the memory loads of one node's neighbours
-/// overlap instead of each distance waiting for its own cache misses.
+/// overlap instead of each distance waiting for its own cache misses; the list of the
+/// next node to expand is prefetched while the current batch is scored.
 pub(crate) fn search_layer<A: Admit>(
     g: &Graph,
     q: &[f32],
@@ -104,13 +106,13 @@ pub(crate) fn search_layer<A: Admit>(
         s.batch.clear();
         for n in g.neighbours(c.slot, level) {
             if s.visited.insert(n) {
-                g.prefetch_vector(n);
+                g.prefetch_walk_row(n);
                 s.batch.push(n);
             }
         }
         for i in 0..s.batch.len() {
             let n = s.batch[i];
-            let d = g.distance_to(q, n);
+            let d = g.walk_distance(q, n);
             if d < bound {
                 s.candidates.push(Reverse(Scored::new(d, n)));
                 if admit.admits(g, n) {
@@ -128,7 +130,8 @@ pub(crate) fn search_layer<A: Admit>(
 }
 
 /// Algorithm 5: the `k` nearest admitted nodes to `q`, closest first, searching level 0
-/// with `max(ef, k)` candidates.
+/// with `max(ef, k)` candidates. When the walk used binary16 rows, the candidates are
+/// re-scored with the f32 rows, so the order and the distances returned are exact.
 pub(crate) fn knn<A: Admit>(
     g: &Graph,
     q: &[f32],
@@ -140,13 +143,18 @@ pub(crate) fn knn<A: Admit>(
     let Some((ep, top)) = g.entry() else {
         return Vec::new();
     };
-    let mut cur = Scored::new(g.distance_to(q, ep), ep);
+    let mut cur = Scored::new(g.walk_distance(q, ep), ep);
     if top > 0 {
         cur = descend(g, q, cur, top, 1);
     }
     let mut s = pool.get(g.capacity());
     search_layer(g, q, cur, 0, ef.max(k), admit, &mut s);
     let mut found: Vec<Scored> = s.results.drain().collect();
+    if g.walks_half() {
+        for f in &mut found {
+            f.dist = g.distance_to(q, f.slot);
+        }
+    }
     found.sort_unstable();
     found.truncate(k);
     found

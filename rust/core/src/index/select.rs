@@ -27,7 +27,7 @@ pub(crate) fn select_neighbours(g: &Graph, candidates: &[Scored], m: usize, out:
         let vc = g.vector(c.slot);
         let diverse = out
             .iter()
-            .all(|kept| g.distance(vc, g.vector(kept.slot)) >= c.dist);
+            .all(|kept| g.walk_distance(vc, kept.slot) >= c.dist);
         if diverse {
             out.push(*c);
         }

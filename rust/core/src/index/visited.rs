@@ -51,19 +51,6 @@ impl VisitedSet {
             _ => false,
         }
     }
-
-    /// Hints the CPU to load `slot`'s tag.
-    #[inline]
-    pub(crate) fn prefetch(&self, slot: u32) {
-        #[cfg(target_arch = "x86_64")]
-        if let Some(tag) = self.tags.get(slot as usize) {
-            let p = (tag as *const u16).cast::<i8>();
-            // SAFETY: a prefetch is a hint and never faults.
-            unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p) };
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = slot;
-    }
 }
 
 /// Everything one search needs besides the graph.
@@ -115,14 +102,6 @@ impl ScratchPool {
             pool: self,
             scratch: Some(scratch),
         }
-    }
-
-    /// Drops every pooled scratch (after a large shrink).
-    pub(crate) fn clear(&self) {
-        self.free
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clear();
     }
 }
 

@@ -32,10 +32,17 @@ from psycopg import sql
 from memlane import _native
 from memlane.errors import ValidationError
 
+from .rows import escape_json
+
 __all__ = ["CompiledFilter", "SqlDialect", "compile_filter"]
 
 #: Built-in fields a filter may name; each is a text column of the memories table.
 FIELDS = frozenset({"user_id", "agent_id", "run_id", "actor_id", "role", "created_at", "updated_at"})
+#: Fields with an index on their first SCOPE_PREFIX characters (schema.py; a btree entry
+#: must fit in a third of a page, and 512 characters take at most 2,048 bytes).
+SCOPE_FIELDS = frozenset({"user_id", "agent_id", "run_id"})
+SCOPE_PREFIX = 512
+_PREFIX = sql.Literal(SCOPE_PREFIX)
 _ORDERED = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 _TRUE = sql.SQL("TRUE")
 _FALSE = sql.SQL("FALSE")
@@ -110,11 +117,18 @@ class _Compiler:
             return sql.SQL("({} IS NOT NULL)").format(col)
         if op == "eq" and value is None:
             return sql.SQL("({} IS NULL)").format(col)
-        if op == "eq":
+        if op == "eq" and isinstance(value, str) and name in SCOPE_FIELDS:
+            # the scope indexes hold a prefix of each id: compare it first, so they are used
+            v = self.param(value, "text")
+            test = sql.SQL("left({c}, {n}) = left({v}, {n}) AND {c} = {v}").format(c=col, v=v, n=_PREFIX)
+        elif op == "eq":
             test = sql.SQL("{} = {}").format(col, self.param(value, "text")) if isinstance(value, str) else None
         elif op == "in":
             texts = [v for v in value if isinstance(v, str)]
             test = sql.SQL("{} = ANY({})").format(col, self.param(texts, "text[]")) if texts else None
+            if texts and name in SCOPE_FIELDS:
+                prefixes = self.param([t[:SCOPE_PREFIX] for t in texts], "text[]")
+                test = sql.SQL("left({}, {}) = ANY({}) AND {}").format(col, _PREFIX, prefixes, test)
         elif op in _ORDERED:
             test = (
                 sql.SQL('{} COLLATE "C" {} {}').format(col, sql.SQL(_ORDERED[op]), self.param(value, "text"))
@@ -206,8 +220,7 @@ def compile_filter(filters_json: str | None, dialect: SqlDialect) -> CompiledFil
         The ``WHERE`` clause (``TRUE`` for no filter) and its parameters, named ``f0``...
 
     Raises:
-        ValidationError: the filter is malformed (same message as the embedded store), or
-            holds a NUL character, which PostgreSQL text cannot carry.
+        ValidationError: the filter is malformed (same message as the embedded store).
 
     Example:
         >>> compiled = compile_filter('{"user_id": "alice"}', SqlDialect())
@@ -215,9 +228,8 @@ def compile_filter(filters_json: str | None, dialect: SqlDialect) -> CompiledFil
     """
     if not filters_json:
         return CompiledFilter(_TRUE)
-    if "\\u0000" in filters_json or "\x00" in filters_json:
-        raise ValidationError("filters must not contain NUL (\\x00) characters: PostgreSQL text cannot hold them")
-    canonical = json.loads(_native.canonical_filter(filters_json))
+    # Stored text is escaped (rows.escape): so are the keys and strings compared with it.
+    canonical = escape_json(json.loads(_native.canonical_filter(filters_json)))
     compiler = _Compiler(dialect)
     where = compiler.node(canonical)
     return CompiledFilter(where, compiler.params)

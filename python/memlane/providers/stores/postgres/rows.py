@@ -16,7 +16,6 @@ import numpy as np
 from psycopg import AsyncConnection
 from psycopg.adapt import Dumper
 from psycopg.pq import Format
-from psycopg.types.json import set_json_loads
 
 import msgspec
 
@@ -26,17 +25,21 @@ __all__ = [
     "HISTORY_COLUMNS",
     "MEMORY_COLUMNS",
     "PgVector",
-    "check_text",
+    "check_metadata",
     "check_vector",
     "configure_connection",
+    "escape",
+    "escape_json",
+    "escape_opt",
     "history_event",
     "md5_hex",
     "memory_item",
+    "unescape",
 ]
 
 #: Columns every memory read selects, in the order :func:`memory_item` expects.
 MEMORY_COLUMNS = (
-    "id, memory, hash, metadata, created_at, updated_at, user_id, agent_id, run_id, actor_id, role"
+    "id, memory, hash, metadata_text, created_at, updated_at, user_id, agent_id, run_id, actor_id, role"
 )
 HISTORY_COLUMNS = (
     "id, memory_id, old_memory, new_memory, event, created_at, updated_at, is_deleted, actor_id, role"
@@ -68,9 +71,8 @@ class _PgVectorDumper(Dumper):
 
 
 async def configure_connection(conn: AsyncConnection[Any]) -> None:
-    """Pool hook for each new connection: vector dumper, fast JSON decoding."""
+    """Pool hook for each new connection: the vector dumper."""
     conn.adapters.register_dumper(PgVector, _PgVectorDumper)
-    set_json_loads(msgspec.json.decode, conn)
 
 
 def check_vector(vector: Any, dims: int | None) -> PgVector:
@@ -85,7 +87,8 @@ def check_vector(vector: Any, dims: int | None) -> PgVector:
         raise ValidationError(f"a vector must be one-dimensional, got shape {array.shape}")
     if not np.issubdtype(array.dtype, np.number):
         raise ValidationError(f"a vector must hold numbers, got dtype {array.dtype}")
-    array = np.ascontiguousarray(array, dtype=np.float32)
+    with np.errstate(over="ignore"):  # a float64 beyond float32's range becomes inf: refused below
+        array = np.ascontiguousarray(array, dtype=np.float32)
     if array.shape[0] == 0:
         raise ValidationError("the embedding vector is empty")
     if dims is not None and array.shape[0] != dims:
@@ -95,36 +98,72 @@ def check_vector(vector: Any, dims: int | None) -> PgVector:
     finite = np.isfinite(array)
     if not finite.all():
         pos = int(np.argmin(finite))
-        raise ValidationError(f"the embedding holds a non-finite value ({array[pos]}) at position {pos}")
+        value = "NaN" if np.isnan(array[pos]) else ("inf" if array[pos] > 0 else "-inf")  # as Rust prints them
+        raise ValidationError(f"the embedding holds a non-finite value ({value}) at position {pos}")
     norm = math.sqrt(float(np.dot(array.astype(np.float64), array.astype(np.float64))))
     if norm == 0.0 or not math.isfinite(norm):
         raise ValidationError("the embedding is all zeros (or its norm overflows): cosine similarity is undefined")
     return PgVector(array)
 
 
-def check_text(name: str, value: str | None) -> None:
-    """PostgreSQL text cannot hold NUL; say so rather than fail inside the driver."""
-    if value is not None and "\x00" in value:
-        raise ValidationError(f"{name} must not contain NUL (\\x00) characters: PostgreSQL text cannot hold them")
+# PostgreSQL text (and jsonb) cannot hold NUL, which the API accepts like any other code
+# point. Stored text therefore escapes it: \x00 -> \x01\x01 and \x01 -> \x01\x02. The
+# mapping is injective and keeps code-point order (so equality, ordering and prefixes
+# behave as on the original text); only texts holding \x00 or \x01 are touched.
+def escape(text: str) -> str:
+    """Text as stored: NUL-free, same order. See the note above."""
+    if "\x00" in text or "\x01" in text:
+        return text.replace("\x01", "\x01\x02").replace("\x00", "\x01\x01")
+    return text
 
 
-def check_metadata(metadata_json: str | None) -> str | None:
-    """The metadata JSON to store (None for absent or empty).
+def unescape(text: str) -> str:
+    """Inverse of :func:`escape` (each \x01 starts a pair, so two passes are exact)."""
+    if "\x01" in text:
+        return text.replace("\x01\x01", "\x00").replace("\x01\x02", "\x01")
+    return text
+
+
+def escape_opt(text: str | None) -> str | None:
+    return None if text is None else escape(text)
+
+
+def unescape_opt(text: str | None) -> str | None:
+    return None if text is None else unescape(text)
+
+
+def escape_json(value: Any) -> Any:
+    """A JSON value with every string (keys too) escaped, for the jsonb copy filters read."""
+    if isinstance(value, str):
+        return escape(value)
+    if isinstance(value, list):
+        return [escape_json(v) for v in value]
+    if isinstance(value, dict):
+        return {escape(k): escape_json(v) for k, v in value.items()}
+    return value
+
+
+def check_metadata(metadata_json: str | None) -> tuple[str | None, str | None]:
+    """The metadata to store: (jsonb text for filters, exact text for reads), both None
+    when absent or empty.
 
     Raises:
-        ValidationError: not a JSON object, or holding a NUL character.
+        ValidationError: not a JSON object.
     """
     if metadata_json is None:
-        return None
+        return None, None
     try:
         value = msgspec.json.decode(metadata_json)
     except msgspec.DecodeError as err:
         raise ValidationError(f"metadata is not valid JSON: {err}") from None
     if not isinstance(value, dict):
         raise ValidationError("metadata must be a dict")
-    if "\\u0000" in metadata_json:
-        raise ValidationError("metadata must not contain NUL (\\x00) characters: PostgreSQL text cannot hold them")
-    return metadata_json if value else None
+    if not value:
+        return None, None
+    searchable = metadata_json
+    if "\\u000" in metadata_json:  # may hold \u0000 or \u0001: rewrite the jsonb copy
+        searchable = msgspec.json.encode(escape_json(value)).decode()
+    return searchable, metadata_json
 
 
 def md5_hex(text: str) -> str:
@@ -134,14 +173,15 @@ def md5_hex(text: str) -> str:
 
 def memory_item(row: Sequence[Any], score: float | None = None) -> dict[str, Any]:
     """A memory as a dict: ids/actor/role only when set, ``metadata`` None when empty."""
-    item: dict[str, Any] = {"id": row[0], "memory": row[1], "hash": row[2], "metadata": row[3] or None}
+    metadata = msgspec.json.decode(row[3]) if row[3] else None
+    item: dict[str, Any] = {"id": row[0], "memory": unescape(row[1]), "hash": row[2], "metadata": metadata or None}
     if score is not None:
         item["score"] = score
     item["created_at"] = row[4]
     item["updated_at"] = row[5]
     for key, value in zip(_OPTIONAL_KEYS, row[6:11]):
         if value is not None:
-            item[key] = value
+            item[key] = unescape(value)
     return item
 
 
@@ -149,12 +189,12 @@ def history_event(row: Sequence[Any]) -> dict[str, Any]:
     return {
         "id": row[0],
         "memory_id": row[1],
-        "old_memory": row[2],
-        "new_memory": row[3],
+        "old_memory": unescape_opt(row[2]),
+        "new_memory": unescape_opt(row[3]),
         "event": row[4],
         "created_at": row[5],
         "updated_at": row[6],
         "is_deleted": row[7],
-        "actor_id": row[8],
-        "role": row[9],
+        "actor_id": unescape_opt(row[8]),
+        "role": unescape_opt(row[9]),
     }

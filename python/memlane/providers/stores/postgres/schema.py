@@ -22,9 +22,11 @@ from psycopg import AsyncConnection, errors, sql
 from memlane.config import PostgresStoreSettings
 from memlane.errors import StoreError, ValidationError
 
-from .filters_sql import SqlDialect
+from .filters_sql import SCOPE_PREFIX, SqlDialect  # noqa: F401  (SCOPE_PREFIX: see MIGRATIONS)
 
-__all__ = ["SCHEMA_VERSION", "Names", "ensure_extension", "learn_dims", "migrate", "read_dims"]
+__all__ = [
+    "SCHEMA_VERSION", "Names", "create_vector_index", "ensure_extension", "learn_dims", "migrate", "read_dims",
+]
 
 #: pgvector release that brought iterative index scans (the true top-k under a filter).
 MIN_PGVECTOR = (0, 8, 0)
@@ -80,6 +82,11 @@ def _sql(template: str, names: Names) -> sql.Composed:
 # Each entry moves the schema from version i to i + 1. Never edit a released step: add one.
 MIGRATIONS: tuple[str, ...] = (
     # 0 -> 1: memories (vector column untyped until the dimension is known), history, meta.
+    # Metadata twice: `metadata` (jsonb) is what filters read; `metadata_text` is the JSON
+    # exactly as given, what reads return (jsonb rewrites numbers: 3.5e+63 would come back
+    # as a 64-digit integer). Scope indexes hold a 512-character prefix of each id: a btree
+    # entry must fit in a third of a page, and ids may be any length (filters compare the
+    # prefix, which the index answers, and then the whole id).
     """
     CREATE TABLE {meta} (key text PRIMARY KEY, value text NOT NULL);
     CREATE TABLE {mem} (
@@ -93,13 +100,14 @@ MIGRATIONS: tuple[str, ...] = (
         actor_id   text,
         role       text,
         metadata   jsonb,
+        metadata_text text,
         created_at text NOT NULL,
         updated_at text NOT NULL,
         embedding  vector NOT NULL
     );
-    CREATE INDEX {mem_user} ON {mem} (user_id, seq);
-    CREATE INDEX {mem_agent} ON {mem} (agent_id, seq);
-    CREATE INDEX {mem_run} ON {mem} (run_id, seq);
+    CREATE INDEX {mem_user} ON {mem} (left(user_id, 512), seq);
+    CREATE INDEX {mem_agent} ON {mem} (left(agent_id, 512), seq);
+    CREATE INDEX {mem_run} ON {mem} (left(run_id, 512), seq);
     CREATE TABLE {hist} (
         seq        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
         id         text NOT NULL UNIQUE,
@@ -115,11 +123,20 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX {hist_mem} ON {hist} (memory_id, seq);
     """,
-    # 1 -> 2: full-text index over the memory text, for hybrid (keyword + vector) search.
+    # 1 -> 2: keyword search. Each memory's analysed text (`fts`) and its number of terms
+    # (`fts_len`, BM25's document length), back-filled, and a GIN index over `fts`.
     """
-    CREATE INDEX {mem_fts} ON {mem} USING gin (to_tsvector('english'::regconfig, memory));
+    ALTER TABLE {mem} ADD COLUMN fts tsvector, ADD COLUMN fts_len integer;
+    UPDATE {mem} SET fts = to_tsvector('english'::regconfig, left(memory, 100000)),
+        fts_len = (SELECT coalesce(sum(cardinality(u.positions)), 0)
+                   FROM unnest(to_tsvector('english'::regconfig, left(memory, 100000))) AS u);
+    ALTER TABLE {mem} ALTER COLUMN fts SET NOT NULL, ALTER COLUMN fts_len SET NOT NULL;
+    CREATE INDEX {mem_fts} ON {mem} USING gin (fts);
     """,
 )
+
+#: Characters of a memory's text the keyword index analyses (a tsvector is capped at 1 MB).
+KEYWORD_TEXT_CHARS = 100_000
 
 #: The schema version this build writes.
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -138,10 +155,13 @@ async def ensure_extension(conn: AsyncConnection[Any]) -> SqlDialect:
     Raises:
         StoreError: pgvector missing and not creatable by this role, or older than 0.8.
     """
+    installed = "SELECT extversion FROM pg_extension WHERE extname = 'vector'"
     async with conn.transaction():
-        # One lock for the whole database: collections share the extension.
-        await conn.execute("SELECT pg_advisory_xact_lock(%s)", [_EXTENSION_LOCK_KEY])
-        row = await (await conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")).fetchone()
+        row = await (await conn.execute(installed)).fetchone()
+        if row is None:
+            # One lock for the whole database: collections share the extension.
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", [_EXTENSION_LOCK_KEY])
+            row = await (await conn.execute(installed)).fetchone()
         if row is None:
             try:
                 async with conn.transaction():
@@ -152,7 +172,7 @@ async def ensure_extension(conn: AsyncConnection[Any]) -> SqlDialect:
                     f"({err.sqlstate}: {str(err).strip()}); install pgvector >= 0.8 and run "
                     "CREATE EXTENSION vector as a privileged role"
                 ) from None
-            row = await (await conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")).fetchone()
+            row = await (await conn.execute(installed)).fetchone()
         version = row[0] if row else "0"
         if _version_tuple(version) < MIN_PGVECTOR:
             raise StoreError(
@@ -202,8 +222,28 @@ async def migrate(
         StoreError: the schema is newer than this memlane knows.
         ValidationError: the collection holds vectors of another dimension than ``dims``.
     """
+    # Fast path, without the lock (so read replicas and busy fleets open without writing):
+    # the usual case is a collection already at this version with its dimension known.
+    if await current_version(conn, names) == target:
+        stored = await read_dims(conn, names)
+        if stored is not None or dims is None:
+            _check_dims(names, stored, dims)
+            return stored
+    # A session lock taken BEFORE the transaction: a backend refreshes its catalog caches
+    # when a transaction starts, so this one sees tables another process just created
+    # (with a transaction-level lock it could still think they are missing).
+    await conn.execute("SELECT pg_advisory_lock(%s)", [names.lock_key])
+    try:
+        return await _migrate_locked(conn, names, settings, dims, target)
+    finally:
+        if not conn.broken:
+            await conn.execute("SELECT pg_advisory_unlock(%s)", [names.lock_key])
+
+
+async def _migrate_locked(
+    conn: AsyncConnection[Any], names: Names, settings: PostgresStoreSettings, dims: int | None, target: int
+) -> int | None:
     async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(%s)", [names.lock_key])
         version = await current_version(conn, names)
         if version > SCHEMA_VERSION:
             raise StoreError(
@@ -220,16 +260,20 @@ async def migrate(
                 [str(step + 1)],
             )
         stored = await read_dims(conn, names)
-        if stored is not None and dims is not None and stored != dims:
-            raise ValidationError(
-                f"the collection {names.collection!r} holds {stored}-dimensional vectors but the embedder "
-                f"makes {dims}-dimensional ones; use the embedder the collection was made with, or another "
-                "collection"
-            )
+        _check_dims(names, stored, dims)
         if stored is None and dims is not None:
             await learn_dims(conn, names, settings, dims)
             stored = dims
     return stored
+
+
+def _check_dims(names: Names, stored: int | None, wanted: int | None) -> None:
+    if stored is not None and wanted is not None and stored != wanted:
+        raise ValidationError(
+            f"the collection {names.collection!r} holds {stored}-dimensional vectors but the embedder "
+            f"makes {wanted}-dimensional ones; use the embedder the collection was made with, or another "
+            "collection"
+        )
 
 
 async def read_dims(conn: AsyncConnection[Any], names: Names) -> int | None:
@@ -262,6 +306,17 @@ async def learn_dims(conn: AsyncConnection[Any], names: Names, settings: Postgre
     await conn.execute(
         sql.SQL("ALTER TABLE {} ALTER COLUMN embedding TYPE vector({})").format(names.memories, sql.Literal(dims))
     )
+    await create_vector_index(conn, names, settings, dims)
+    await conn.execute(
+        sql.SQL("INSERT INTO {} (key, value) VALUES ('dims', %s)").format(names.meta), [str(dims)]
+    )
+
+
+async def create_vector_index(
+    conn: AsyncConnection[Any], names: Names, settings: PostgresStoreSettings, dims: int
+) -> None:
+    """Builds the collection's HNSW index (cosine) if missing. Bulk loads are fastest when
+    the index is dropped first and rebuilt with this afterwards."""
     expression = index_expression(dims)
     if expression is not None:
         ops = "vector_cosine_ops" if dims <= HNSW_MAX_VECTOR_DIMS else "halfvec_cosine_ops"
@@ -275,6 +330,3 @@ async def learn_dims(conn: AsyncConnection[Any], names: Names, settings: Postgre
                 sql.Literal(int(settings.hnsw_ef_construction)),
             )
         )
-    await conn.execute(
-        sql.SQL("INSERT INTO {} (key, value) VALUES ('dims', %s)").format(names.meta), [str(dims)]
-    )

@@ -11,6 +11,7 @@
 //! reads the shorter length (callers always pass equal lengths, this only keeps a bug
 //! from reading out of bounds).
 
+pub(crate) mod half;
 pub(crate) mod scalar;
 
 #[cfg(target_arch = "aarch64")]
@@ -24,12 +25,17 @@ use std::sync::OnceLock;
 /// the caller must have checked; [`Kernels`] only ever holds pointers whose features
 /// were detected, which is what makes its safe methods sound.
 type KernelFn = unsafe fn(&[f32], &[f32]) -> f32;
+/// A kernel between an f32 query and a binary16 row (see `half.rs`).
+type HalfFn = unsafe fn(&[f32], &[u16]) -> f32;
 
-/// The pair of kernels for one instruction set.
+/// The kernels for one instruction set: f32 x f32, and f32 x binary16 where the
+/// instruction set converts halves in hardware (`None` elsewhere: the graph then walks
+/// the f32 rows).
 #[derive(Clone, Copy)]
 pub struct Kernels {
     dot: KernelFn,
     l2: KernelFn,
+    half: Option<(HalfFn, HalfFn)>,
     name: &'static str,
 }
 
@@ -45,6 +51,7 @@ impl Kernels {
         Kernels {
             dot: scalar::dot,
             l2: scalar::l2_squared,
+            half: None,
             name: "scalar",
         }
     }
@@ -67,15 +74,18 @@ impl Kernels {
                 found.push(Kernels {
                     dot: x86::dot_avx512,
                     l2: x86::l2_avx512,
+                    half: Some((x86::dot_f16_avx512, x86::l2_f16_avx512)),
                     name: "avx512f",
                 });
             }
             if std::arch::is_x86_feature_detected!("avx2")
                 && std::arch::is_x86_feature_detected!("fma")
             {
+                let f16c = std::arch::is_x86_feature_detected!("f16c");
                 found.push(Kernels {
                     dot: x86::dot_avx2,
                     l2: x86::l2_avx2,
+                    half: f16c.then_some((x86::dot_f16_avx2 as HalfFn, x86::l2_f16_avx2 as HalfFn)),
                     name: "avx2+fma",
                 });
             }
@@ -86,6 +96,7 @@ impl Kernels {
                 found.push(Kernels {
                     dot: neon::dot_neon,
                     l2: neon::l2_neon,
+                    half: None,
                     name: "neon",
                 });
             }
@@ -114,6 +125,25 @@ impl Kernels {
         // SAFETY: as in `dot`.
         unsafe { (self.l2)(a, b) }
     }
+
+    /// True if these kernels convert binary16 in hardware.
+    pub fn has_half(&self) -> bool {
+        self.half.is_some()
+    }
+
+    /// Inner product of an f32 query and a binary16 row.
+    #[inline]
+    pub(crate) fn dot_half(&self, a: &[f32], b: &[u16]) -> f32 {
+        // SAFETY: as in `dot` (the scalar fallback has no requirements).
+        unsafe { self.half.map_or(half::dot_f16 as HalfFn, |h| h.0)(a, b) }
+    }
+
+    /// Squared Euclidean distance between an f32 query and a binary16 row.
+    #[inline]
+    pub(crate) fn l2_half(&self, a: &[f32], b: &[u16]) -> f32 {
+        // SAFETY: as in `dot`.
+        unsafe { self.half.map_or(half::l2_f16 as HalfFn, |h| h.1)(a, b) }
+    }
 }
 
 /// The kernels of this process, detected on first use.
@@ -140,7 +170,11 @@ mod tests {
 
     /// Reference in f64 so that it is (much) more precise than every kernel under test.
     fn reference(a: &[f32], b: &[f32]) -> (f64, f64) {
-        let dot = a.iter().zip(b).map(|(&x, &y)| f64::from(x) * f64::from(y)).sum();
+        let dot = a
+            .iter()
+            .zip(b)
+            .map(|(&x, &y)| f64::from(x) * f64::from(y))
+            .sum();
         let l2 = a
             .iter()
             .zip(b)
@@ -159,8 +193,12 @@ mod tests {
     fn every_kernel_matches_the_reference_for_all_lengths_and_alignments() {
         let kernels = Kernels::all_supported();
         assert!(kernels.iter().any(|k| k.name() == "scalar"));
-        let pool_a: Vec<f32> = (0..80).map(|i| ((i * 37 % 23) as f32 - 11.0) * 0.173).collect();
-        let pool_b: Vec<f32> = (0..80).map(|i| ((i * 53 % 29) as f32 - 14.0) * 0.091).collect();
+        let pool_a: Vec<f32> = (0..80)
+            .map(|i| ((i * 37 % 23) as f32 - 11.0) * 0.173)
+            .collect();
+        let pool_b: Vec<f32> = (0..80)
+            .map(|i| ((i * 53 % 29) as f32 - 14.0) * 0.091)
+            .collect();
         for k in &kernels {
             for len in 0..=70 {
                 for off_a in 0..4 {
@@ -180,6 +218,43 @@ mod tests {
                         "{} l2 len {len} off {off_a}: {} vs {want_l2}",
                         k.name(),
                         k.l2_squared(a, b)
+                    );
+                }
+            }
+        }
+    }
+
+    /// The binary16 kernels against an f64 reference on the rounded values.
+    #[test]
+    fn half_kernels_match_the_reference_for_all_lengths_and_alignments() {
+        let pool_a: Vec<f32> = (0..80)
+            .map(|i| ((i * 37 % 23) as f32 - 11.0) * 0.0173)
+            .collect();
+        let pool_b: Vec<u16> = (0..80)
+            .map(|i| half::f32_to_f16(((i * 53 % 29) as f32 - 14.0) * 0.031))
+            .collect();
+        for k in Kernels::all_supported() {
+            for len in 0..=70 {
+                for off_a in 0..4 {
+                    let off_b = (off_a * 3 + 1) % 4;
+                    let a = &pool_a[off_a..off_a + len];
+                    let b16 = &pool_b[off_b..off_b + len];
+                    let b: Vec<f32> = b16.iter().map(|&h| half::f16_to_f32(h)).collect();
+                    let (want_dot, want_l2) = reference(a, &b);
+                    let scale: f64 = a
+                        .iter()
+                        .zip(&b)
+                        .map(|(x, y)| f64::from((x * y).abs()))
+                        .sum();
+                    assert!(
+                        close(k.dot_half(a, b16), want_dot, scale),
+                        "{} dot len {len}",
+                        k.name()
+                    );
+                    assert!(
+                        close(k.l2_half(a, b16), want_l2, want_l2),
+                        "{} l2 len {len}",
+                        k.name()
                     );
                 }
             }

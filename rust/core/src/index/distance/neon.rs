@@ -45,7 +45,8 @@ pub(super) unsafe fn l2_neon(a: &[f32], b: &[f32]) -> f32 {
     // SAFETY: the same bounds as in `dot_neon`.
     while i + 16 <= n {
         for (j, s) in acc.iter_mut().enumerate() {
-            let d = unsafe { vsubq_f32(vld1q_f32(pa.add(i + 4 * j)), vld1q_f32(pb.add(i + 4 * j))) };
+            let d =
+                unsafe { vsubq_f32(vld1q_f32(pa.add(i + 4 * j)), vld1q_f32(pb.add(i + 4 * j))) };
             *s = vfmaq_f32(*s, d, d);
         }
         i += 16;
