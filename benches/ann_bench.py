@@ -26,6 +26,7 @@ is shared and noisy; CPU time is what the search itself spent):
 from __future__ import annotations
 
 import argparse
+import ctypes
 import gc
 import os
 import statistics
@@ -73,16 +74,34 @@ def recall(got: np.ndarray, truth: np.ndarray) -> float:
     return hits / truth.size
 
 
-def timed(passes: int, fn: Callable[[], Any]) -> tuple[float, float, Any]:
-    """Median wall and CPU seconds of ``passes`` calls, and the last result."""
-    walls, cpus, result = [], [], None
+def timed(passes: int, fn: Callable[[], Any], min_seconds: float = 0.3) -> tuple[float, float, Any]:
+    """Median wall and CPU seconds of one call of ``fn`` over ``passes`` passes, and its
+    result. A warm-up call comes first; each pass repeats ``fn`` until it has run for
+    about ``min_seconds``, so that short calls are not lost in timer and scheduler noise.
+    """
+    w = time.perf_counter()
+    result = fn()
+    reps = max(1, round(min_seconds / max(time.perf_counter() - w, 1e-6)))
+    walls, cpus = [], []
     for _ in range(passes):
         gc.collect()
         w, c = time.perf_counter(), time.process_time()
-        result = fn()
-        walls.append(time.perf_counter() - w)
-        cpus.append(time.process_time() - c)
+        for _ in range(reps):
+            fn()
+        walls.append((time.perf_counter() - w) / reps)
+        cpus.append((time.process_time() - c) / reps)
     return statistics.median(walls), statistics.median(cpus), result
+
+
+def trimmed_rss_mb() -> float:
+    """Resident memory after returning freed heap pages to the OS (glibc keeps freed
+    blocks otherwise, and the next library would reuse them and look free)."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except OSError:  # pragma: no cover - not glibc
+        pass
+    return proc_memory_mb()["rss_mb"]
 
 
 def one_by_one(search: Callable[[np.ndarray], np.ndarray], queries: np.ndarray) -> np.ndarray:
@@ -151,13 +170,11 @@ def main() -> None:
     # 1. build on 2 threads + memory
     build: dict[str, Any] = {}
     for lib in libs:
-        gc.collect()
-        rss0 = proc_memory_mb()["rss_mb"]
+        rss0 = trimmed_rss_mb()
         w, c = time.perf_counter(), time.process_time()
         lib.build(data, ids, THREADS)
         wall, cpu = time.perf_counter() - w, time.process_time() - c
-        gc.collect()
-        rss = (proc_memory_mb()["rss_mb"] - rss0) * 2**20 / n
+        rss = (trimmed_rss_mb() - rss0) * 2**20 / n
         build[lib.name] = {"wall_s": wall, "cpu_s": cpu, "rss_bytes_per_vector": rss,
                            "own_bytes_per_vector": lib.memory_bytes() / n if lib.memory_bytes() else None}
         print(f"built {lib.name}: {wall:.1f} s wall, {cpu:.1f} s CPU, {rss:.0f} B/vector (RSS)")

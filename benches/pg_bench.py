@@ -29,11 +29,10 @@ import tempfile
 import time
 import uuid
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-
+from memlane import AsyncMemory
 from support.measure import (
     REPO_ROOT,
     exit_skipping_finalization,
@@ -44,10 +43,8 @@ from support.measure import (
 )
 from support.precomputed import DEFAULT_SEED, Dataset, make_dataset
 
-from memlane import AsyncMemory
-
 sys.path.insert(0, str(REPO_ROOT))  # for tests.support.pg_server
-from tests.support.pg_server import PgServer  # noqa: E402
+from tests.support.pg_server import PgServer
 
 
 @dataclass(frozen=True)
@@ -60,7 +57,9 @@ class Scale:
     warmup: int
 
 
-FULL = Scale(memories=100_000, users=1_000, sequential_adds=2_000, searches=1_000, get_alls=300, warmup=50)
+FULL = Scale(
+    memories=100_000, users=1_000, sequential_adds=2_000, searches=1_000, get_alls=300, warmup=50
+)
 QUICK = Scale(memories=5_000, users=50, sequential_adds=300, searches=200, get_alls=50, warmup=20)
 
 CONCURRENCY = 32
@@ -124,30 +123,48 @@ async def reads(config: dict[str, Any], data: Dataset, scale: Scale, seed: int) 
     queries = list(range(scale.searches))
     out: dict[str, Any] = {}
     for mode in ("hybrid", "semantic"):
-        async with AsyncMemory({**config, "search": {"mode": mode}}, embedder=data.embedder()) as memory:
+        async with AsyncMemory(
+            {**config, "search": {"mode": mode}}, embedder=data.embedder()
+        ) as memory:
             found: list[list[str]] = []
 
-            async def search(q: int, memory: AsyncMemory = memory, keep: list[list[str]] = found) -> None:
-                hits = await memory.search(data.query_texts[q], user_id=users[q], limit=SEARCH_LIMIT)
+            async def search(
+                q: int, memory: AsyncMemory = memory, keep: list[list[str]] = found
+            ) -> None:
+                hits = await memory.search(
+                    data.query_texts[q], user_id=users[q], limit=SEARCH_LIMIT
+                )
                 keep.append([h["memory"] for h in hits["results"]])
 
             for q in queries[: scale.warmup]:
                 await search(q)
             found.clear()
             out[f"search_{mode}_ms"] = percentiles_ms(
-                await timed(lambda q=q: search(q) for q in queries), PERCENTILES)
+                await timed(lambda q=q: search(q) for q in queries), PERCENTILES
+            )
             if mode == "semantic":
-                recall = [len(set(hits) & brute_force(data, users[q], data.query_vectors[q], SEARCH_LIMIT))
-                          / SEARCH_LIMIT for q, hits in zip(queries, found)]
+                recall = [
+                    len(
+                        set(hits) & brute_force(data, users[q], data.query_vectors[q], SEARCH_LIMIT)
+                    )
+                    / SEARCH_LIMIT
+                    for q, hits in zip(queries, found)
+                ]
                 out["semantic_recall_at_10"] = float(np.mean(recall))
             if mode == "hybrid":
-                out["get_all_ms"] = percentiles_ms(await timed(
-                    lambda q=q: memory.get_all(user_id=users[q], limit=GET_ALL_LIMIT)
-                    for q in queries[: scale.get_alls]), PERCENTILES)
+                out["get_all_ms"] = percentiles_ms(
+                    await timed(
+                        lambda q=q: memory.get_all(user_id=users[q], limit=GET_ALL_LIMIT)
+                        for q in queries[: scale.get_alls]
+                    ),
+                    PERCENTILES,
+                )
     return out
 
 
-async def run_store(kind: str, place: str, data: Dataset, scale: Scale, seed: int) -> dict[str, Any]:
+async def run_store(
+    kind: str, place: str, data: Dataset, scale: Scale, seed: int
+) -> dict[str, Any]:
     config = {"vector_store": store_section(kind, place)}
     print(f"{kind}: adding {scale.memories:,} memories ...", file=sys.stderr, flush=True)
     async with AsyncMemory(config, embedder=data.embedder()) as memory:
@@ -169,22 +186,32 @@ def report(results: dict[str, dict[str, Any]], scale: Scale) -> None:
     ]:
         for kind, r in results.items():
             rows.append((f"{what} [{kind}]", fmt(r[key], unit), ""))
-    for what, key in [("add latency", "sequential_add_ms"), ("search hybrid", "search_hybrid_ms"),
-                      ("search semantic", "search_semantic_ms"), ("get_all limit 100", "get_all_ms")]:
+    for what, key in [
+        ("add latency", "sequential_add_ms"),
+        ("search hybrid", "search_hybrid_ms"),
+        ("search semantic", "search_semantic_ms"),
+        ("get_all limit 100", "get_all_ms"),
+    ]:
         for kind, r in results.items():
             p = r[key]
             rows.append((f"{what} [{kind}]", f"p50 {p['p50']:.2f} ms", f"p95 {p['p95']:.2f} ms"))
     for kind, r in results.items():
-        rows.append((f"semantic recall@10 [{kind}]", f"{r['semantic_recall_at_10']:.3f}", "vs brute force"))
+        rows.append(
+            (f"semantic recall@10 [{kind}]", f"{r['semantic_recall_at_10']:.3f}", "vs brute force")
+        )
     print_table(f"{scale.memories:,} memories, {scale.users:,} users, 384-d", rows)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="small smoke run for CI")
     parser.add_argument("--dsn", default=None, help="an existing database with pgvector >= 0.8")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    parser.add_argument("--dir", default=None, help="where the embedded store goes (default: system temp)")
+    parser.add_argument(
+        "--dir", default=None, help="where the embedded store goes (default: system temp)"
+    )
     parser.add_argument("--out", default=None, help="JSON file name inside bench-results/")
     args = parser.parse_args()
     scale = QUICK if args.quick else FULL
@@ -204,8 +231,16 @@ def main() -> None:
             server.stop()
     report(results, scale)
     out = args.out or ("pg_bench_quick.json" if args.quick else "pg_bench.json")
-    path = write_json(out, {"machine": machine, "scale": asdict(scale), "concurrency": CONCURRENCY,
-                            "postgres_settings": DURABLE if not args.dsn else "external", "results": results})
+    path = write_json(
+        out,
+        {
+            "machine": machine,
+            "scale": asdict(scale),
+            "concurrency": CONCURRENCY,
+            "postgres_settings": DURABLE if not args.dsn else "external",
+            "results": results,
+        },
+    )
     print(f"\nwrote {path}")
 
 

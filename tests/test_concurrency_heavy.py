@@ -48,6 +48,7 @@ class Ledger:
         self.added: dict[str, tuple[str, str]] = {}  # id -> (text, user)
         self.updated: dict[str, list[str]] = defaultdict(list)  # id -> acked new texts
         self.refused_updates: dict[str, list[str]] = defaultdict(list)
+        self.refused: Counter[str] = Counter()  # id -> calls refused as not found
         self.deleted: Counter[str] = Counter()  # id -> acknowledged deletes
         self.scope_deletes: list[str] = []
         self.not_found = 0
@@ -104,11 +105,15 @@ async def async_op(memory: AsyncMemory, ledger: Ledger, rng: random.Random, i: i
         text = f"async update {i} of {target[:8]}"
         result = await arecord(ledger, "update", lambda: memory.update(target, text))
         (ledger.updated if isinstance(result, dict) else ledger.refused_updates)[target].append(text)
+        if not isinstance(result, dict):
+            ledger.refused[target] += 1
     elif roll < 0.62:
         target = rng.choice(targets)
         result = await arecord(ledger, "delete", lambda: memory.delete(target))
         if isinstance(result, dict):
             ledger.deleted[target] += 1
+        else:
+            ledger.refused[target] += 1
     elif roll < 0.64:
         result = await arecord(ledger, "delete_all", lambda: memory.delete_all(user_id="churn"))
         if isinstance(result, dict):
@@ -121,7 +126,8 @@ async def async_op(memory: AsyncMemory, ledger: Ledger, rng: random.Random, i: i
             assert all(h["user_id"] == user for h in result["results"])
     elif roll < 0.92:
         target = rng.choice(targets)
-        await arecord(ledger, "get", lambda: memory.get(target))
+        if await arecord(ledger, "get", lambda: memory.get(target)) is MemoryNotFoundError:
+            ledger.refused[target] += 1
         await arecord(ledger, "history", lambda: memory.history(target))
     else:
         # A chain on a memory nobody else knows: no call of it may be refused.
@@ -172,12 +178,16 @@ def _thread_ops(sync_memory: Memory, ledger: Ledger, seed: int, targets: list[st
             with ledger._lock:
                 (ledger.updated if isinstance(result, dict) else ledger.refused_updates)[
                     target].append(text)
+                if not isinstance(result, dict):
+                    ledger.refused[target] += 1
         elif roll < 0.66:
             target = rng.choice(targets)
             result = ledger.record("delete", lambda: sync_memory.delete(target))
-            if isinstance(result, dict):
-                with ledger._lock:
+            with ledger._lock:
+                if isinstance(result, dict):
                     ledger.deleted[target] += 1
+                else:
+                    ledger.refused[target] += 1
         elif roll < 0.9:
             user = rng.choice(USERS)
             result = ledger.record("search", lambda: sync_memory.search(
@@ -273,6 +283,10 @@ async def test_200_async_ops_and_8_threads_lose_nothing(
                 assert live[mid]["user_id"] == user
         assert set(live) <= set(ledger.added), "memories nobody added"
         assert lost == []
+        # "Not found" only ever answered for a memory that a racing call deleted.
+        wrongly_refused = [mid for mid in ledger.refused if mid in live]
+        assert not wrongly_refused, f"MemoryNotFoundError for live memories: {wrongly_refused}"
+        assert sum(ledger.refused.values()) == ledger.not_found
 
         # Deleted memories are not returned by search (their last text, their scope).
         for mid in [m for m in ledger.added if m not in live][:40]:

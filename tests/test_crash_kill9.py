@@ -182,7 +182,7 @@ def check_disk(model: Model, db: Path, rows: dict[str, dict[str, Any]]) -> None:
         assert json.loads(row["metadata"]) == want["metadata"]
         expected_vector = digest_vector(want["text"], DIMS).astype("<f4").tobytes()
         assert row["embedding"] == expected_vector, f"vector of {mid} is not its text's"
-    assert not model.lost, model.lost[:10]
+    assert not model.lost, f"{len(model.lost)} acknowledged writes lost: {model.lost[:10]}"
     assert set(rows) == set(model.live)
     history = history_rows(db)
     assert set(history) == set(model.events), "history rows for unknown or missing memories"
@@ -232,43 +232,47 @@ async def test_kill9_loses_no_acknowledged_write(tmp_path: Path, capsys: pytest.
     kills = 0
     in_flight_applied = 0
     started = time.monotonic()
-    for round_no in range(ROUNDS):
-        plan_file = tmp_path / f"plan{round_no}.json"
-        plan_file.write_text(json.dumps(plan_for(model, store, round_no)))
-        before = set(model.live) | model.deleted
-        acked_before = model.acked_writes
-        child = Child(plan_file)
-        if round_no == 1:
-            # Die while the store is opening (its rows are being loaded).
-            assert child.seen["opening"].wait(30), "the child never started"
-            time.sleep(rng.uniform(0.0, 0.02))
-        else:
-            assert child.seen["ready"].wait(30), "the child never opened the store"
-            time.sleep(rng.uniform(0.15, 0.9))
-        stderr = child.kill()
-        kills += 1
-        assert "Traceback" not in stderr, stderr
 
-        if db.exists():
-            assert integrity(db) == ["ok"]
-        pending = model.apply_acks(child.lines)
-        rows = memory_rows(db) if db.exists() else {}
-        in_flight_applied += settle_in_flight(model, pending, rows)
-        check_disk(model, db, rows)
-        touched = (set(model.live) | model.deleted) - before
-        touched |= {op["id"] for op in pending.values() if "id" in op}
-        touched |= {line["id"] for line in child.lines if line["ev"] == "ack" and "id" in line}
-        await check_reopened(model, store, rows, touched)
-        if round_no != 1:
-            assert model.acked_writes > acked_before, "the kill landed before any write"
+    def summary() -> str:
+        return (f"\n[kill -9] writes acknowledged: {model.acked_writes}, kills: {kills}, "
+                f"writes lost: {len(model.lost)}, in-flight writes found applied: "
+                f"{in_flight_applied}, memories live: {len(model.live)}, deleted: "
+                f"{len(model.deleted)}, {time.monotonic() - started:.1f}s")
 
-    assert integrity(db) == ["ok"]
-    lost = len(model.lost)
-    with capsys.disabled():
-        print(f"\n[kill -9] writes acknowledged: {model.acked_writes}, kills: {kills}, "
-              f"writes lost: {lost}, in-flight writes found applied: {in_flight_applied}, "
-              f"memories live: {len(model.live)}, deleted: {len(model.deleted)}, "
-              f"{time.monotonic() - started:.1f}s")
+    try:
+        for round_no in range(ROUNDS):
+            plan_file = tmp_path / f"plan{round_no}.json"
+            plan_file.write_text(json.dumps(plan_for(model, store, round_no)))
+            before = set(model.live) | model.deleted
+            acked_before = model.acked_writes
+            child = Child(plan_file)
+            if round_no == 1:
+                # Die while the store is opening (its rows are being loaded).
+                assert child.seen["opening"].wait(30), "the child never started"
+                time.sleep(rng.uniform(0.0, 0.02))
+            else:
+                assert child.seen["ready"].wait(30), "the child never opened the store"
+                time.sleep(rng.uniform(0.15, 0.9))
+            stderr = child.kill()
+            kills += 1
+            assert "Traceback" not in stderr, stderr
+
+            if db.exists():
+                assert integrity(db) == ["ok"]
+            pending = model.apply_acks(child.lines)
+            rows = memory_rows(db) if db.exists() else {}
+            in_flight_applied += settle_in_flight(model, pending, rows)
+            check_disk(model, db, rows)
+            touched = (set(model.live) | model.deleted) - before
+            touched |= {op["id"] for op in pending.values() if "id" in op}
+            touched |= {line["id"] for line in child.lines if line["ev"] == "ack" and "id" in line}
+            await check_reopened(model, store, rows, touched)
+            if round_no != 1:
+                assert model.acked_writes > acked_before, "the kill landed before any write"
+        assert integrity(db) == ["ok"]
+    finally:
+        with capsys.disabled():
+            print(summary())
     assert kills == ROUNDS
     assert model.acked_writes > 500
-    assert lost == 0
+    assert len(model.lost) == 0

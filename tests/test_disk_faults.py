@@ -59,7 +59,7 @@ def run_child(tmp_path: Path, plan: dict[str, Any], *, restricted: bool = False,
     plan_file = tmp_path / f"plan-{len(list(tmp_path.glob('plan-*')))}.json"
     plan_file.write_text(json.dumps(plan))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.disk_child", str(plan_file)], cwd=REPO,
+        [sys.executable, "-X", "faulthandler", "-m", "tests.support.disk_child", str(plan_file)], cwd=REPO,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         preexec_fn=drop_root_file_powers if restricted else None,
     )
@@ -159,8 +159,9 @@ async def test_disk_full(tmp_path: Path, variant: str, capsys: pytest.CaptureFix
     if plan.get("hold"):
         assert code == -signal.SIGKILL, err
     else:
-        assert code == 0, err
-        assert lines[-1] == {"ev": "done"}
+        assert lines[-1] == {"ev": "done"}, err
+        assert code == 0, (f"the child finished its work but exited with status {code} "
+                           f"(see test_a_process_exits_cleanly_after_close): {err[-500:]}")
     assert {"ev": "never_failed"} not in lines, "the size limit never made a write fail"
 
     model = Model()
@@ -248,8 +249,9 @@ async def test_read_only_store(tmp_path: Path, setup: str, can_restrict: None) -
     finally:
         for p, mode in saved.items():
             p.chmod(mode)
-    assert code == 0, err
-    assert lines[-1] == {"ev": "done"}
+    assert lines[-1] == {"ev": "done"}, err
+    assert code == 0, (f"the child finished its work but exited with status {code} "
+                       f"(see test_a_process_exits_cleanly_after_close): {err[-500:]}")
     fails = [l for l in lines if l["ev"] == "fail"]
     assert [l for l in lines if l["ev"] == "ack"] == [], "a write was acknowledged on a read-only store"
     assert fails and all(l["type"] == "StoreError" for l in fails), fails

@@ -37,12 +37,13 @@ import pytest
 from memlane import AsyncMemory
 from memlane.errors import EmbeddingError, MemlaneError, MemoryNotFoundError, ValidationError
 from tests.support.det_embedder import BadEmbedder
-from tests.support.memory_helpers import snapshot, vector_store_config
+from tests.support.memory_helpers import snapshot, store_kind, vector_store_config
 from tests.support.store_dump import contents
 
 DIMS = 32
 SCOPES = [{"user_id": "alice"}, {"user_id": "bob"}, {"agent_id": "helper"}]
 TRIED: Counter[str] = Counter()
+KINDS_SEEN: set[str] = set()
 MB10 = 10 * 1024 * 1024
 
 
@@ -50,8 +51,9 @@ MB10 = 10 * 1024 * 1024
 def tally(request: pytest.FixtureRequest) -> Any:
     yield
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    line = "[hostile input] inputs tried per family: " + ", ".join(
-        f"{k}={v}" for k, v in sorted(TRIED.items())) + f"; total={sum(TRIED.values())}"
+    line = ("[hostile input] inputs tried per family (over the stores "
+            f"{'+'.join(sorted(KINDS_SEEN))}): " + ", ".join(
+                f"{k}={v}" for k, v in sorted(TRIED.items())) + f"; total={sum(TRIED.values())}")
     capture = request.config.pluginmanager.get_plugin("capturemanager")
     if reporter is None or capture is None:
         print(line)
@@ -121,6 +123,7 @@ class Store:
 @pytest.fixture
 async def store(tmp_path: Path) -> Any:
     embedder = BadEmbedder(DIMS)
+    KINDS_SEEN.add(store_kind())
     config = {"vector_store": vector_store_config(tmp_path)}
     memory = AsyncMemory(config, embedder=embedder)
     s = Store(memory, embedder, config["vector_store"])

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import multiprocessing
 import time
@@ -25,17 +26,16 @@ import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from psycopg import sql
-
 from memlane import AsyncMemory
 from memlane.config import PostgresStoreSettings
 from memlane.errors import MemlaneError, MemoryNotFoundError, StoreError, ValidationError
 from memlane.providers.stores.base import AddOp, DeleteOp, DeleteScopeOp, UpdateOp
 from memlane.providers.stores.embedded import EmbeddedStore
-from memlane.providers.stores.postgres import PostgresStore
-from memlane.providers.stores.postgres import schema
+from memlane.providers.stores.postgres import PostgresStore, schema
 from memlane.providers.stores.postgres.filters_sql import SqlDialect, compile_filter
 from memlane.providers.stores.postgres.rows import PgVector, configure_connection, escape, unescape
+from psycopg import sql
+
 from tests.support.pg_server import PgServer
 from tests.support.pg_worker import HashEmbedder, pg_config, run_worker
 
@@ -78,7 +78,9 @@ async def test_construction_does_no_io() -> None:
         await store.get("x")
 
 
-async def test_dimension_learned_from_first_vector_then_enforced(store: PostgresStore, pg_dsn: str) -> None:
+async def test_dimension_learned_from_first_vector_then_enforced(
+    store: PostgresStore, pg_dsn: str
+) -> None:
     rng = np.random.default_rng(1)
     assert store.dims is None
     assert await store.search(unit(rng, 8), "x", None, 5, None) == []  # nothing stored yet
@@ -96,11 +98,15 @@ async def test_dimension_learned_from_first_vector_then_enforced(store: Postgres
             await store.search(bad, "bad", '{"user_id": "u"}', 5, None)
     # another process (a fresh store object) learns the dimension from the database
     other = PostgresStore(pg_settings(pg_dsn, store.collection), None)
-    assert [h["id"] for h in await other.search(unit(rng, 8), "x", '{"user_id": "u"}', 5, None)] == [added["id"]]
+    assert [
+        h["id"] for h in await other.search(unit(rng, 8), "x", '{"user_id": "u"}', 5, None)
+    ] == [added["id"]]
     assert other.dims == 8
     await other.close()
     wrong = PostgresStore(pg_settings(pg_dsn, store.collection), 16)
-    with pytest.raises(ValidationError, match="holds 8-dimensional vectors but the embedder makes 16"):
+    with pytest.raises(
+        ValidationError, match="holds 8-dimensional vectors but the embedder makes 16"
+    ):
         await wrong.get(added["id"])
     await wrong.close()
 
@@ -109,21 +115,30 @@ async def test_failed_apply_changes_nothing(store: PostgresStore) -> None:
     rng = np.random.default_rng(2)
     [kept] = await store.apply([AddOp(text="kept", vector=unit(rng, 8), user_id="u")])
     with pytest.raises(MemoryNotFoundError, match='memory "nope" not found'):
-        await store.apply([
-            AddOp(text="rolled back", vector=unit(rng, 8), user_id="u"),
-            UpdateOp(memory_id=kept["id"], text="changed", vector=unit(rng, 8)),
-            DeleteOp(memory_id="nope"),
-        ])
+        await store.apply(
+            [
+                AddOp(text="rolled back", vector=unit(rng, 8), user_id="u"),
+                UpdateOp(memory_id=kept["id"], text="changed", vector=unit(rng, 8)),
+                DeleteOp(memory_id="nope"),
+            ]
+        )
     assert [m["memory"] for m in await store.list('{"user_id": "u"}', 10)] == ["kept"]
     assert [e["event"] for e in await store.history(kept["id"])] == ["ADD"]
     assert await store.count() == 1
     # later ops of one apply see the earlier ones
-    [added, updated, deleted] = await store.apply([
-        AddOp(text="a", vector=unit(rng, 8), user_id="v"),
-        UpdateOp(memory_id=kept["id"], metadata_json='{"n": 1}'),
-        DeleteOp(memory_id=kept["id"]),
-    ])
-    assert updated == {"id": kept["id"], "memory": "kept", "event": "UPDATE", "previous_memory": "kept"}
+    [added, updated, deleted] = await store.apply(
+        [
+            AddOp(text="a", vector=unit(rng, 8), user_id="v"),
+            UpdateOp(memory_id=kept["id"], metadata_json='{"n": 1}'),
+            DeleteOp(memory_id=kept["id"]),
+        ]
+    )
+    assert updated == {
+        "id": kept["id"],
+        "memory": "kept",
+        "event": "UPDATE",
+        "previous_memory": "kept",
+    }
     assert deleted == {"id": kept["id"], "memory": "kept", "event": "DELETE"}
     assert [e["event"] for e in await store.history(kept["id"])] == ["ADD", "UPDATE", "DELETE"]
     assert [m["id"] for m in await store.list('{"user_id": "v"}', 10)] == [added["id"]]
@@ -133,25 +148,53 @@ async def test_nul_and_control_characters_round_trip(store: PostgresStore) -> No
     rng = np.random.default_rng(3)
     text, user, key = "a\x00b\x01c", "u\x00\x01", "k\x00"
     metadata = json.dumps({key: ["x\x00", "\x01"], "plain": "\x00"})
-    [added] = await store.apply([AddOp(text=text, vector=unit(rng, 8), user_id=user, actor_id="\x01",
-                                       metadata_json=metadata)])
+    [added] = await store.apply(
+        [
+            AddOp(
+                text=text,
+                vector=unit(rng, 8),
+                user_id=user,
+                actor_id="\x01",
+                metadata_json=metadata,
+            )
+        ]
+    )
     assert added["memory"] == text
     item = await store.get(added["id"])
     assert (item["memory"], item["user_id"], item["actor_id"]) == (text, user, "\x01")
     assert item["metadata"] == json.loads(metadata)
-    for filters in ({"user_id": user}, {key: {"contains": "x\x00"}}, {"plain": {"in": ["\x00"]}},
-                    {"user_id": {"gt": "u\x00"}}, {"user_id": {"icontains": "U\x00"}}):
-        assert [m["id"] for m in await store.list(json.dumps(filters), 10)] == [added["id"]], filters
+    for filters in (
+        {"user_id": user},
+        {key: {"contains": "x\x00"}},
+        {"plain": {"in": ["\x00"]}},
+        {"user_id": {"gt": "u\x00"}},
+        {"user_id": {"icontains": "U\x00"}},
+    ):
+        assert [m["id"] for m in await store.list(json.dumps(filters), 10)] == [added["id"]], (
+            filters
+        )
     for filters in ({"user_id": "u"}, {"user_id": {"gt": "u\x00\x01"}}, {"plain": "\x01"}):
         assert await store.list(json.dumps(filters), 10) == [], filters
-    [updated] = await store.apply([UpdateOp(memory_id=added["id"], text="\x00", vector=unit(rng, 8))])
+    [updated] = await store.apply(
+        [UpdateOp(memory_id=added["id"], text="\x00", vector=unit(rng, 8))]
+    )
     assert updated["previous_memory"] == text and updated["memory"] == "\x00"
     assert [(e["old_memory"], e["new_memory"]) for e in await store.history(added["id"])] == [
-        (None, text), (text, "\x00")]
+        (None, text),
+        (text, "\x00"),
+    ]
 
 
-@given(st.lists(st.text(st.characters(max_codepoint=4, blacklist_categories=("Cs",)) | st.sampled_from("ab"),
-                        max_size=6), min_size=2, max_size=2))
+@given(
+    st.lists(
+        st.text(
+            st.characters(max_codepoint=4, blacklist_categories=("Cs",)) | st.sampled_from("ab"),
+            max_size=6,
+        ),
+        min_size=2,
+        max_size=2,
+    )
+)
 def test_stored_text_escaping_keeps_equality_and_order(pair: list[str]) -> None:
     a, b = pair
     ea, eb = escape(a), escape(b)
@@ -163,8 +206,12 @@ def test_stored_text_escaping_keeps_equality_and_order(pair: list[str]) -> None:
 
 async def test_delete_all_is_isolated_under_concurrent_writes(store: PostgresStore) -> None:
     rng = np.random.default_rng(4)
-    first = await store.apply([AddOp(text=f"a{i}", vector=unit(rng, 8), user_id="a", run_id=f"r{i % 2}")
-                               for i in range(20)])
+    first = await store.apply(
+        [
+            AddOp(text=f"a{i}", vector=unit(rng, 8), user_id="a", run_id=f"r{i % 2}")
+            for i in range(20)
+        ]
+    )
     others = [AddOp(text=f"b{i}", vector=unit(rng, 8), user_id="b", run_id="r0") for i in range(40)]
     results = await asyncio.gather(
         store.apply([DeleteScopeOp(user_id="a", run_id="r0")]),
@@ -172,7 +219,9 @@ async def test_delete_all_is_isolated_under_concurrent_writes(store: PostgresSto
     )
     deleted = results[0][0]["deleted"]
     assert deleted == [r["id"] for i, r in enumerate(first) if i % 2 == 0]  # oldest first
-    assert [m["memory"] for m in await store.list('{"user_id": "a"}', 100)] == [f"a{i}" for i in range(1, 20, 2)]
+    assert [m["memory"] for m in await store.list('{"user_id": "a"}', 100)] == [
+        f"a{i}" for i in range(1, 20, 2)
+    ]
     assert len(await store.list('{"user_id": "b"}', 100)) == 40
     for memory_id in deleted:
         events = await store.history(memory_id)
@@ -183,12 +232,15 @@ async def test_concurrent_updates_of_one_memory_chain_in_history(store: Postgres
     rng = np.random.default_rng(5)
     [memory] = await store.apply([AddOp(text="v0", vector=unit(rng, 8), user_id="u")])
     texts = [f"v{i}" for i in range(1, 41)]
-    results = await asyncio.gather(*(
-        store.apply([UpdateOp(memory_id=memory["id"], text=t, vector=unit(rng, 8))]) for t in texts
-    ))
+    results = await asyncio.gather(
+        *(
+            store.apply([UpdateOp(memory_id=memory["id"], text=t, vector=unit(rng, 8))])
+            for t in texts
+        )
+    )
     events = await store.history(memory["id"])
     assert [e["event"] for e in events] == ["ADD"] + ["UPDATE"] * 40
-    for before, after in zip(events, events[1:]):
+    for before, after in itertools.pairwise(events):
         assert after["old_memory"] == before["new_memory"]  # no update was lost or overwritten
     assert {r[0]["previous_memory"] for r in results} | {events[-1]["new_memory"]} == {"v0", *texts}
     assert (await store.get(memory["id"]))["memory"] == events[-1]["new_memory"]
@@ -196,10 +248,44 @@ async def test_concurrent_updates_of_one_memory_chain_in_history(store: Postgres
 
 # --- filters: the embedded store is the oracle ---------------------------------------------
 
-SCALARS = [0, 1, 2, -1, 2.5, 1.0, 10, 2**53 + 1, "a", "B", "abc", "Äbc", "äBC", "İstanbul", "ß", "",
-           "10", "2", "é", True, False, None]
+SCALARS = [
+    0,
+    1,
+    2,
+    -1,
+    2.5,
+    1.0,
+    10,
+    2**53 + 1,
+    "a",
+    "B",
+    "abc",
+    "Äbc",
+    "äBC",
+    "İstanbul",
+    "ß",
+    "",
+    "10",
+    "2",
+    "é",
+    True,
+    False,
+    None,
+]
 VALUES = SCALARS + [["a", "b"], ["A"], [1, 2], ["abc", 1], {"x": 1}, []]
-KEYS = ["k", "n", "s", "tags", "missing", "user_id", "agent_id", "run_id", "actor_id", "role", "created_at"]
+KEYS = [
+    "k",
+    "n",
+    "s",
+    "tags",
+    "missing",
+    "user_id",
+    "agent_id",
+    "run_id",
+    "actor_id",
+    "role",
+    "created_at",
+]
 
 
 def dataset() -> list[dict[str, Any]]:
@@ -210,31 +296,41 @@ def dataset() -> list[dict[str, Any]]:
             pick = (i * (j + 3) + j) % (len(VALUES) + 3)
             if pick < len(VALUES):
                 metadata[key] = VALUES[pick]
-        rows.append({
-            "text": f"memory {i}",
-            "user_id": ["alice", "bob", "Alice", "10", None][i % 5] or "carol",
-            "agent_id": ["a1", None, "A1", "a2"][i % 4],
-            "run_id": [None, "r1", "r2"][i % 3],
-            "actor_id": [None, "Ann", "bob"][i % 3],
-            "role": ["user", "assistant", None][(i // 2) % 3],
-            "metadata_json": json.dumps(metadata) if metadata else None,
-        })
+        rows.append(
+            {
+                "text": f"memory {i}",
+                "user_id": ["alice", "bob", "Alice", "10", None][i % 5] or "carol",
+                "agent_id": ["a1", None, "A1", "a2"][i % 4],
+                "run_id": [None, "r1", "r2"][i % 3],
+                "actor_id": [None, "Ann", "bob"][i % 3],
+                "role": ["user", "assistant", None][(i // 2) % 3],
+                "metadata_json": json.dumps(metadata) if metadata else None,
+            }
+        )
     return rows
 
 
 def leaf() -> st.SearchStrategy[dict[str, Any]]:
     scalar = st.sampled_from(SCALARS)
-    ordered = st.sampled_from([v for v in SCALARS if isinstance(v, (int, float, str)) and not isinstance(v, bool)]
-                              + ["2000-01-01", "9999"])
-    strings = st.sampled_from(["a", "b", "B", "bc", "ä", "Ä", "i̇", "İ", "ss", "", "1", "mem", "ALI"])
+    ordered = st.sampled_from(
+        [v for v in SCALARS if isinstance(v, (int, float, str)) and not isinstance(v, bool)]
+        + ["2000-01-01", "9999"]
+    )
+    strings = st.sampled_from(
+        ["a", "b", "B", "bc", "ä", "Ä", "i̇", "İ", "ss", "", "1", "mem", "ALI"]
+    )
     condition = st.one_of(
         scalar,
         st.just("*"),
         st.builds(lambda op, v: {op: v}, st.sampled_from(["eq", "ne"]), scalar),
         st.builds(lambda op, v: {op: v}, st.sampled_from(["gt", "gte", "lt", "lte"]), ordered),
-        st.builds(lambda op, v: {op: v}, st.sampled_from(["in", "nin"]), st.lists(scalar, max_size=3)),
+        st.builds(
+            lambda op, v: {op: v}, st.sampled_from(["in", "nin"]), st.lists(scalar, max_size=3)
+        ),
         st.builds(lambda op, v: {op: v}, st.sampled_from(["contains", "icontains"]), strings),
-        st.dictionaries(st.sampled_from(["gt", "lt", "ne", "contains"]), ordered, min_size=2, max_size=2),
+        st.dictionaries(
+            st.sampled_from(["gt", "lt", "ne", "contains"]), ordered, min_size=2, max_size=2
+        ),
         # malformed ones: both stores must refuse them alike
         st.sampled_from([{"between": 1}, {"contains": 1}, {"in": 3}, {"gt": None}, {}, ["a"]]),
     )
@@ -244,8 +340,11 @@ def leaf() -> st.SearchStrategy[dict[str, Any]]:
 FILTERS = st.recursive(
     leaf(),
     lambda inner: st.one_of(
-        st.builds(lambda op, parts: {op: parts}, st.sampled_from(["AND", "OR", "NOT"]),
-                  st.lists(inner, min_size=1, max_size=3)),
+        st.builds(
+            lambda op, parts: {op: parts},
+            st.sampled_from(["AND", "OR", "NOT"]),
+            st.lists(inner, min_size=1, max_size=3),
+        ),
         st.builds(lambda a, b: {**a, **b}, inner, inner),
     ),
     max_leaves=6,
@@ -274,8 +373,12 @@ def test_filters_match_the_embedded_store(pg_dsn: str, tmp_path: Path) -> None:
     try:
         loop.run_until_complete(load())
 
-        @settings(max_examples=400, deadline=None, derandomize=True,
-                  suppress_health_check=[HealthCheck.too_slow])
+        @settings(
+            max_examples=400,
+            deadline=None,
+            derandomize=True,
+            suppress_health_check=[HealthCheck.too_slow],
+        )
         @given(FILTERS)
         def check(filters: dict[str, Any]) -> None:
             text = json.dumps(filters)
@@ -295,7 +398,9 @@ def test_filters_match_the_embedded_store(pg_dsn: str, tmp_path: Path) -> None:
 
 def test_filter_values_never_become_sql_text() -> None:
     hostile = "x'); DROP TABLE t; --"
-    compiled = compile_filter(json.dumps({hostile: {"contains": hostile}, "user_id": hostile}), SqlDialect())
+    compiled = compile_filter(
+        json.dumps({hostile: {"contains": hostile}, "user_id": hostile}), SqlDialect()
+    )
     assert hostile not in compiled.where.as_string(None)
     assert list(compiled.params.values()).count(hostile) == 3
 
@@ -307,15 +412,22 @@ NEEDLE_ROWS = 10
 BIG_DIMS = 16
 
 
-async def _bulk_load(dsn: str, settings_: PostgresStoreSettings, vectors: np.ndarray,
-                     users: list[str], tags: list[str | None]) -> None:
+async def _bulk_load(
+    dsn: str,
+    settings_: PostgresStoreSettings,
+    vectors: np.ndarray,
+    users: list[str],
+    tags: list[str | None],
+) -> None:
     """COPY the rows in one transaction with the HNSW index dropped, then rebuild it (the
     fast way to load; the store's own write path is tested elsewhere)."""
     names = schema.Names(settings_.collection)
     async with await psycopg.AsyncConnection.connect(dsn) as conn:
         await conn.execute(sql.SQL("DROP INDEX {}").format(names.ident("mem_hnsw")))
-        columns = sql.SQL("id, memory, hash, user_id, metadata, metadata_text, created_at, updated_at, "
-                          "embedding, fts, fts_len")
+        columns = sql.SQL(
+            "id, memory, hash, user_id, metadata, metadata_text, created_at, updated_at, "
+            "embedding, fts, fts_len"
+        )
         async with conn.cursor() as cur:
             copy = sql.SQL("COPY {} ({}) FROM STDIN").format(names.memories, columns)
             async with cur.copy(copy) as pipe:
@@ -323,9 +435,21 @@ async def _bulk_load(dsn: str, settings_: PostgresStoreSettings, vectors: np.nda
                     text = f"{user} memory {i}"
                     meta = json.dumps({"tag": tag}) if tag else None
                     literal = "[" + ",".join(f"{x:.9g}" for x in vector) + "]"
-                    await pipe.write_row((f"m{i:06d}", text, "h", user, meta, meta, "2026-01-01T00:00:00.000000+00:00",
-                                          "2026-01-01T00:00:00.000000+00:00", literal,
-                                          f"'{user}':1 'memori':2 '{i}':3", 3))
+                    await pipe.write_row(
+                        (
+                            f"m{i:06d}",
+                            text,
+                            "h",
+                            user,
+                            meta,
+                            meta,
+                            "2026-01-01T00:00:00.000000+00:00",
+                            "2026-01-01T00:00:00.000000+00:00",
+                            literal,
+                            f"'{user}':1 'memori':2 '{i}':3",
+                            3,
+                        )
+                    )
         await schema.create_vector_index(conn, names, settings_, BIG_DIMS)
         await conn.execute(sql.SQL("ANALYZE {}").format(names.memories))
         await conn.commit()
@@ -341,14 +465,25 @@ def _true_top(vectors: np.ndarray, rows: np.ndarray, query: np.ndarray, k: int) 
 
 async def _plan(dsn: str, store: PostgresStore, filters: str, mode: str, indexed: bool) -> str:
     compiled = compile_filter(filters, store._dialect)
-    statement = (store._search.indexed(compiled.where, mode, BIG_DIMS) if indexed
-                 else store._search.exact(compiled.where, mode))
-    params = {**compiled.params, "q": PgVector(np.ones(BIG_DIMS, dtype=np.float32)), "text": "memory",
-              "w": 0.6, "k": 5, "cap": store._settings.exact_scan_below}
+    statement = (
+        store._search.indexed(compiled.where, mode, BIG_DIMS)
+        if indexed
+        else store._search.exact(compiled.where, mode)
+    )
+    params = {
+        **compiled.params,
+        "q": PgVector(np.ones(BIG_DIMS, dtype=np.float32)),
+        "text": "memory",
+        "w": 0.6,
+        "k": 5,
+        "cap": store._settings.exact_scan_below,
+    }
     async with await psycopg.AsyncConnection.connect(dsn) as conn:
         await configure_connection(conn)
         await conn.execute(store._sql.hnsw_settings, ["100"])
-        rows = await (await conn.execute(sql.SQL("EXPLAIN (COSTS OFF) ") + statement, params)).fetchall()
+        rows = await (
+            await conn.execute(sql.SQL("EXPLAIN (COSTS OFF) ") + statement, params)
+        ).fetchall()
     return "\n".join(r[0] for r in rows)
 
 
@@ -374,7 +509,9 @@ async def test_selective_filter_gets_the_true_top_k(pg_dsn: str) -> None:
             query = rng.normal(size=BIG_DIMS).astype(np.float32)
             # 10 of 100,000 rows: exact, whatever the HNSW graph would have found
             hits = await store.search(query, "x", '{"user_id": "needle"}', 5, None)
-            assert [h["id"] for h in hits] == _true_top(vectors, np.flatnonzero(user_rows == "needle"), query, 5)
+            assert [h["id"] for h in hits] == _true_top(
+                vectors, np.flatnonzero(user_rows == "needle"), query, 5
+            )
             # a rare tag inside a 25,000-memory scope: still exact
             rare_filter = '{"AND": [{"user_id": "crowd0"}, {"tag": "rare"}]}'
             hits = await store.search(query, "x", rare_filter, 5, None)
@@ -390,12 +527,16 @@ async def test_selective_filter_gets_the_true_top_k(pg_dsn: str) -> None:
         indexed_plan = await _plan(pg_dsn, store, '{"user_id": "crowd1"}', "hybrid", indexed=True)
         assert "_mem_hnsw" in indexed_plan and "_mem_fts" in indexed_plan, indexed_plan
         # keyword and hybrid agree between the exact and the indexed plan of a large scope
-        exact_store = PostgresStore(pg_settings(pg_dsn, settings_.collection, exact_scan_below=10**9), BIG_DIMS)
+        exact_store = PostgresStore(
+            pg_settings(pg_dsn, settings_.collection, exact_scan_below=10**9), BIG_DIMS
+        )
         query = rng.normal(size=BIG_DIMS).astype(np.float32)
         text = f"crowd2 memory {users.index('crowd2') + 400}"
         for mode in ("keyword", "hybrid"):
             indexed = await store.search(query, text, '{"user_id": "crowd2"}', 10, None, mode, 0.5)
-            exact = await exact_store.search(query, text, '{"user_id": "crowd2"}', 10, None, mode, 0.5)
+            exact = await exact_store.search(
+                query, text, '{"user_id": "crowd2"}', 10, None, mode, 0.5
+            )
             assert indexed[0]["memory"] == exact[0]["memory"] == text
             assert len({h["id"] for h in indexed} & {h["id"] for h in exact}) >= 8
         await exact_store.close()
@@ -409,18 +550,26 @@ async def test_selective_filter_gets_the_true_top_k(pg_dsn: str) -> None:
 async def test_two_processes_see_each_other_and_lose_nothing(pg_dsn: str) -> None:
     collection = new_collection()
     async with AsyncMemory(pg_config(pg_dsn, collection), embedder=HashEmbedder()) as memory:
-        shared = (await memory.add("shared text v0", user_id="shared", infer=False))["results"][0]["id"]
+        shared = (await memory.add("shared text v0", user_id="shared", infer=False))["results"][0][
+            "id"
+        ]
     ctx = multiprocessing.get_context("spawn")
     barrier, out = ctx.Barrier(2, timeout=120), ctx.Queue()
     adds, updates = 150, 25
     workers = [
-        ctx.Process(target=run_worker, args=(name, pg_dsn, collection, adds, shared, updates, barrier, other, out))
+        ctx.Process(
+            target=run_worker,
+            args=(name, pg_dsn, collection, adds, shared, updates, barrier, other, out),
+        )
         for name, other in (("p1", "p2"), ("p2", "p1"))
     ]
     for w in workers:
         w.start()
-    reports = dict(await asyncio.get_running_loop().run_in_executor(None, lambda: [out.get(timeout=180)
-                                                                                     for _ in workers]))
+    reports = dict(
+        await asyncio.get_running_loop().run_in_executor(
+            None, lambda: [out.get(timeout=180) for _ in workers]
+        )
+    )
     for w in workers:
         w.join(30)
         assert w.exitcode == 0, reports
@@ -434,7 +583,7 @@ async def test_two_processes_see_each_other_and_lose_nothing(pg_dsn: str) -> Non
             assert sorted(m["id"] for m in stored) == sorted(reports[name]["added"])
         events = await memory.history(shared)
         assert [e["event"] for e in events] == ["ADD"] + ["UPDATE"] * (2 * updates)
-        for before, after in zip(events, events[1:]):
+        for before, after in itertools.pairwise(events):
             assert after["old_memory"] == before["new_memory"]
         assert (await memory.get(shared))["memory"] == events[-1]["new_memory"]
 
@@ -446,8 +595,12 @@ async def test_schema_is_created_once_by_concurrent_first_uses(pg_dsn: str) -> N
     collection = new_collection()
     stores = [PostgresStore(pg_settings(pg_dsn, collection), 8) for _ in range(6)]
     rng = np.random.default_rng(8)
-    results = await asyncio.gather(*(s.apply([AddOp(text=f"s{i}", vector=unit(rng, 8), user_id="u")])
-                                     for i, s in enumerate(stores)))
+    results = await asyncio.gather(
+        *(
+            s.apply([AddOp(text=f"s{i}", vector=unit(rng, 8), user_id="u")])
+            for i, s in enumerate(stores)
+        )
+    )
     assert len({r[0]["id"] for r in results}) == 6
     assert len(await stores[0].list('{"user_id": "u"}', 100)) == 6
     for s in stores:
@@ -459,8 +612,10 @@ async def test_learning_the_dimension_races_safely(pg_dsn: str) -> None:
     stores = [PostgresStore(pg_settings(pg_dsn, collection), None) for _ in range(4)]
     rng = np.random.default_rng(9)
     outcomes = await asyncio.gather(
-        *(s.apply([AddOp(text=f"s{i}", vector=unit(rng, 8 if i % 2 else 12), user_id="u")])
-          for i, s in enumerate(stores)),
+        *(
+            s.apply([AddOp(text=f"s{i}", vector=unit(rng, 8 if i % 2 else 12), user_id="u")])
+            for i, s in enumerate(stores)
+        ),
         return_exceptions=True,
     )
     kept = [o for o in outcomes if not isinstance(o, BaseException)]
@@ -487,11 +642,15 @@ async def test_migrates_a_version_1_collection(pg_dsn: str) -> None:
         # rows as a version-1 memlane wrote them (no keyword columns yet)
         for i, text in enumerate(["I like green tea", "Paris is in France"]):
             await conn.execute(
-                sql.SQL("INSERT INTO {} (id, memory, hash, user_id, created_at, updated_at, embedding) "
-                        "VALUES (%s, %s, 'h', 'alice', 't', 't', %s::vector)").format(names.memories),
+                sql.SQL(
+                    "INSERT INTO {} (id, memory, hash, user_id, created_at, updated_at, embedding) "
+                    "VALUES (%s, %s, 'h', 'alice', 't', 't', %s::vector)"
+                ).format(names.memories),
                 [f"old{i}", text, PgVector(np.array([1, i, 0, 0], dtype=np.float32))],
             )
-    assert await _exec(pg_dsn, sql.SQL("SELECT value FROM {} WHERE key = 'schema_version'").format(names.meta)) == [("1",)]
+    assert await _exec(
+        pg_dsn, sql.SQL("SELECT value FROM {} WHERE key = 'schema_version'").format(names.meta)
+    ) == [("1",)]
     store = PostgresStore(settings_, 4)
     try:
         assert [m["id"] for m in await store.list('{"user_id": "alice"}', 10)] == ["old0", "old1"]
@@ -499,8 +658,11 @@ async def test_migrates_a_version_1_collection(pg_dsn: str) -> None:
         assert [h["id"] for h in hits] == ["old0"]  # back-filled keyword columns
         version = sql.SQL("SELECT value FROM {} WHERE key = 'schema_version'").format(names.meta)
         assert await _exec(pg_dsn, version) == [(str(schema.SCHEMA_VERSION),)]
-        indexes = await _exec(pg_dsn, "SELECT indexname FROM pg_indexes WHERE tablename = %s",
-                              [f"{collection}_memories"])
+        indexes = await _exec(
+            pg_dsn,
+            "SELECT indexname FROM pg_indexes WHERE tablename = %s",
+            [f"{collection}_memories"],
+        )
         assert {f"{collection}_mem_fts", f"{collection}_mem_hnsw"} <= {r[0] for r in indexes}
     finally:
         await store.close()
@@ -509,7 +671,9 @@ async def test_migrates_a_version_1_collection(pg_dsn: str) -> None:
 async def test_refuses_a_schema_newer_than_it_knows(store: PostgresStore, pg_dsn: str) -> None:
     await store.count()
     meta = schema.Names(store.collection).meta
-    await _exec(pg_dsn, sql.SQL("UPDATE {} SET value = '99' WHERE key = 'schema_version'").format(meta))
+    await _exec(
+        pg_dsn, sql.SQL("UPDATE {} SET value = '99' WHERE key = 'schema_version'").format(meta)
+    )
     newer = PostgresStore(pg_settings(pg_dsn, store.collection), None)
     with pytest.raises(StoreError, match="newer memlane \\(schema 99"):
         await newer.count()
@@ -522,7 +686,9 @@ async def test_creates_the_extension_or_says_who_must(pg_server: PgServer) -> No
     store = PostgresStore(pg_settings(dsn), 8)  # as the superuser: creates it
     await store.count()
     await store.close()
-    assert await _exec(dsn, "SELECT extversion FROM pg_extension WHERE extname = 'vector'") == [("0.8.5",)]
+    assert await _exec(dsn, "SELECT extversion FROM pg_extension WHERE extname = 'vector'") == [
+        ("0.8.5",)
+    ]
     role = f"plain_{uuid.uuid4().hex[:8]}"
     pg_server.psql(f"CREATE ROLE {role} LOGIN")
     other = f"ext_{uuid.uuid4().hex[:8]}"
@@ -540,14 +706,21 @@ async def test_hot_standby_serves_reads(pg_server: PgServer) -> None:
     dsn = pg_server.create_database(f"repl_{uuid.uuid4().hex[:8]}")
     collection = new_collection()
     async with AsyncMemory(pg_config(dsn, collection), embedder=HashEmbedder()) as primary:
-        ids = [(await primary.add(f"replicated {i}", user_id="alice", infer=False))["results"][0]["id"]
-               for i in range(5)]
+        ids = [
+            (await primary.add(f"replicated {i}", user_id="alice", infer=False))["results"][0]["id"]
+            for i in range(5)
+        ]
         standby = pg_server.start_standby()
         try:
             standby_dsn = dsn.replace(f":{pg_server.port}/", f":{standby.port}/")
-            async with AsyncMemory(pg_config(standby_dsn, collection), embedder=HashEmbedder()) as replica:
-                late = (await primary.add("written after the standby started", user_id="alice",
-                                          infer=False))["results"][0]["id"]
+            async with AsyncMemory(
+                pg_config(standby_dsn, collection), embedder=HashEmbedder()
+            ) as replica:
+                late = (
+                    await primary.add(
+                        "written after the standby started", user_id="alice", infer=False
+                    )
+                )["results"][0]["id"]
                 deadline = time.monotonic() + 30
                 while True:
                     listed = [m["id"] for m in (await replica.get_all(user_id="alice"))["results"]]
@@ -575,7 +748,11 @@ async def test_semantic_search_matches_the_embedded_store(pg_dsn: str, tmp_path:
             await s.apply(ops)
         for i in range(40):
             query = unit(rng, 8)
-            filters = [None, '{"user_id": "alice"}', '{"OR": [{"role": "user"}, {"n": {"gt": 1}}]}'][i % 3]
+            filters = [
+                None,
+                '{"user_id": "alice"}',
+                '{"OR": [{"role": "user"}, {"n": {"gt": 1}}]}',
+            ][i % 3]
             threshold = [None, 0.0, 0.3][i % 3]
             want = await embedded.search(query, "memory", filters, 7, threshold, "semantic")
             got = await postgres.search(query, "memory", filters, 7, threshold, "semantic")

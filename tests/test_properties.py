@@ -44,7 +44,7 @@ from hypothesis.stateful import (
 from memlane import Memory
 from memlane.errors import MemoryNotFoundError
 from tests.support.det_embedder import DigestEmbedder
-from tests.support.memory_helpers import vector_store_config
+from tests.support.memory_helpers import store_kind, vector_store_config
 
 RESERVED = {"user_id", "agent_id", "run_id", "actor_id", "role", "created_at", "updated_at"}
 chars = st.characters(blacklist_categories=("Cs",))  # any code point but lone surrogates
@@ -62,6 +62,12 @@ json_values = st.recursive(
 metadatas = st.none() | st.dictionaries(
     st.text(chars, max_size=8).filter(lambda k: k not in RESERVED), json_values, max_size=4)
 scope_ids = st.text(chars, min_size=1, max_size=10).filter(lambda s: s.strip() != "") | st.integers(0, 10**9)
+
+
+def examples(embedded: int, postgres: int) -> int:
+    """Example budget: the postgres store costs a network round trip per call and new
+    tables per store, so it gets fewer examples (CI time is bounded)."""
+    return postgres if store_kind() == "postgres" else embedded
 
 
 def config(path: str) -> dict[str, Any]:
@@ -96,7 +102,7 @@ def as_json(value: Any) -> Any:
 def test_add_then_get_round_trips(tmp_path: Path) -> None:
     with Memory(config(str(tmp_path)), embedder=DigestEmbedder(16)) as memory:
 
-        @settings(max_examples=150, deadline=None, derandomize=True, database=None,
+        @settings(max_examples=examples(150, 40), deadline=None, derandomize=True, database=None,
                   suppress_health_check=[HealthCheck.too_slow])
         @given(text=texts, user=scope_ids, agent=st.none() | scope_ids,
                run=st.none() | scope_ids, metadata=metadatas)
@@ -296,7 +302,8 @@ class MemoryModel(RuleBasedStateMachine):
 
 def test_operation_sequences_match_the_model() -> None:
     run_state_machine_as_test(MemoryModel, settings=settings(
-        max_examples=40, stateful_step_count=25, deadline=None, derandomize=True, database=None,
+        max_examples=examples(40, 8), stateful_step_count=25, deadline=None, derandomize=True,
+        database=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
     ))
 
@@ -306,7 +313,7 @@ def test_metadata_floats_round_trip_exactly(tmp_path: Path) -> None:
     double exactly: Python writes the shortest repr that round-trips)."""
     with Memory(config(str(tmp_path)), embedder=DigestEmbedder(16)) as memory:
 
-        @settings(max_examples=100, deadline=None, derandomize=True, database=None)
+        @settings(max_examples=examples(100, 25), deadline=None, derandomize=True, database=None)
         @given(values=st.lists(st.floats(allow_nan=False, allow_infinity=False),
                                min_size=1, max_size=50))
         def check(values: list[float]) -> None:

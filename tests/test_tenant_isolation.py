@@ -13,6 +13,13 @@ metadata never override the real scope"):
   the filter is ANDed with alice's scope, so it can only narrow alice's memories, and
   none of them has user_id bob. Neither alice's nor bob's memories come back.
 - Scope ids compare exactly (case, whitespace and Unicode normalisation all matter).
+- A scope ARGUMENT is an id, never a pattern: ``get_all(user_id="*")`` is the tenant
+  named "*" (inside ``filters``, ``"*"`` is the filter language's "key exists", so that
+  tenant is written ``{"user_id": {"eq": "*"}}`` there).
+- Not asserted, for the record: with no scope argument, ``filters={"user_id": "*"}`` (or
+  ``{"ne": ...}``, ``{"in": [...]}``) satisfies "a scope is required" and reads across
+  tenants, as the filter language says; only code that passes a scope argument is
+  confined to one tenant whatever filters it forwards.
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ class Holder:
 
     def __init__(self, path: Path) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.support.store_holder", str(path), str(DIMS)],
+            [sys.executable, "-X", "faulthandler", "-m", "tests.support.store_holder", str(path), str(DIMS)],
             cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True,
         )
@@ -69,7 +69,9 @@ class Holder:
 
     def close(self) -> None:
         assert self.send("close") == {"ev": "closed"}
-        assert self.proc.wait(timeout=30) == 0, self.stderr()
+        code = self.proc.wait(timeout=30)
+        assert code == 0, (f"the holder closed its store but exited with status {code} "
+                           f"(see test_a_process_exits_cleanly_after_close): {self.stderr()[-500:]}")
 
     def kill9(self) -> None:
         self.proc.send_signal(signal.SIGKILL)
@@ -185,6 +187,42 @@ async def test_store_is_usable_after_the_holder_is_killed(tmp_path: Path, holder
         rows = memory_rows(db_file(store))
         assert {mid: r["memory"] for mid, r in rows.items()} == acked
     assert await stored_by_holder(store) == acked
+
+
+EXIT_AFTER_CLOSE = """
+import asyncio, sys
+from memlane import AsyncMemory
+from tests.support.det_embedder import DigestEmbedder
+
+async def main():
+    config = {"vector_store": {"provider": "embedded", "config": {"path": sys.argv[1]}}}
+    memory = AsyncMemory(config, embedder=DigestEmbedder(8))
+    await memory.add("one memory", user_id="u", infer=False)
+    await memory.search("one memory", user_id="u")
+    await memory.close()
+
+asyncio.run(main())
+"""
+
+
+def test_a_process_exits_cleanly_after_close(tmp_path: Path) -> None:
+    """A program that uses memlane, closes it and returns must exit with status 0 —
+    every time, not only when the interpreter's shutdown wins a race with memlane's
+    worker threads. (Run many times: the failure is intermittent.)"""
+    runs, lanes = 20, 2
+    failures = []
+    for start in range(0, runs, lanes):
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-X", "faulthandler", "-c", EXIT_AFTER_CLOSE, str(tmp_path / f"s{i}")],
+                cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for i in range(start, start + lanes)
+        ]
+        for proc in procs:
+            _, err = proc.communicate(timeout=120)
+            if proc.returncode != 0:
+                failures.append(f"exit status {proc.returncode}: {err.strip()[:120]!r}")
+    assert not failures, f"{len(failures)} of {runs} runs did not exit cleanly:\n" + "\n".join(failures)
 
 
 def test_symlinked_store_file_is_not_opened_twice(tmp_path: Path, holders: Any) -> None:

@@ -165,12 +165,17 @@ class HnswIndex:
         """
         if k < 0:
             raise ValidationError(f"k must be >= 0, got {k}")
+        try:
+            # Fast path: float32 C-contiguous queries and uint32 ids go straight in.
+            return self._native.search(queries, k, ef or 0, allowed, num_threads)  # type: ignore[no-any-return]
+        except TypeError:
+            pass
         single = np.ndim(queries) == 1
         matrix = _matrix(queries, self.dims, "queries")
         allowed_arr = None if allowed is None else _ids(allowed, "allowed")
-        ids, scores = self._native.search(matrix, k, ef or 0, allowed_arr, num_threads)
-        if single:
-            return ids[0], scores[0]
+        ids, scores = self._native.search(
+            matrix[0] if single else matrix, k, ef or 0, allowed_arr, num_threads
+        )
         return ids, scores
 
     def remove(self, ids: npt.ArrayLike) -> int:

@@ -343,6 +343,10 @@ class _QuietServer(ThreadingHTTPServer):
     would print that traceback to stderr, which is noise in test output.
     """
 
+    # socketserver's default backlog of 5 resets connections when dozens of concurrent
+    # requests arrive at once, as the concurrency tests and benchmarks make them.
+    request_queue_size = 1024
+
     def __init__(
         self,
         address: tuple[str, int],

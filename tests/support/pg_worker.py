@@ -32,14 +32,25 @@ class HashEmbedder:
 
 
 def pg_config(dsn: str, collection: str) -> dict[str, Any]:
-    return {"vector_store": {"provider": "postgres", "config": {"dsn": dsn, "collection": collection}}}
+    return {
+        "vector_store": {"provider": "postgres", "config": {"dsn": dsn, "collection": collection}}
+    }
 
 
-async def _work(name: str, dsn: str, collection: str, adds: int, shared_id: str, updates: int,
-                barrier: Any, other: str) -> dict[str, Any]:
+async def _work(
+    name: str,
+    dsn: str,
+    collection: str,
+    adds: int,
+    shared_id: str,
+    updates: int,
+    barrier: Any,
+    other: str,
+) -> dict[str, Any]:
     from memlane import AsyncMemory
 
     async with AsyncMemory(pg_config(dsn, collection), embedder=HashEmbedder()) as memory:
+
         async def add(i: int) -> str:
             result = await memory.add(f"{name} memory {i}", user_id=name, infer=False)
             return result["results"][0]["id"]
@@ -61,11 +72,25 @@ async def _work(name: str, dsn: str, collection: str, adds: int, shared_id: str,
         }
 
 
-def run_worker(name: str, dsn: str, collection: str, adds: int, shared_id: str, updates: int,
-               barrier: Any, other: str, out: Any) -> None:
+def run_worker(
+    name: str,
+    dsn: str,
+    collection: str,
+    adds: int,
+    shared_id: str,
+    updates: int,
+    barrier: Any,
+    other: str,
+    out: Any,
+) -> None:
     """Process entry point; puts its report (or the error's text) on ``out``."""
     try:
-        out.put((name, asyncio.run(_work(name, dsn, collection, adds, shared_id, updates, barrier, other))))
+        out.put(
+            (
+                name,
+                asyncio.run(_work(name, dsn, collection, adds, shared_id, updates, barrier, other)),
+            )
+        )
     except BaseException as err:  # reported to the test, which fails with it
         out.put((name, {"error": repr(err)}))
         raise

@@ -55,6 +55,15 @@ fn main() {
         index.memory_usage().per_vector(),
         memlane_core::index::distance::kernels().name()
     );
+    let scan = median(3, || {
+        for q in queries.chunks_exact(dims) {
+            index.search_exact(q, 10, Candidates::All).expect("scan");
+        }
+    });
+    println!(
+        "exact scan of all {n}: {:.1} us CPU/query",
+        scan.1.as_secs_f64() * 1e6 / nq as f64
+    );
     let efs: Vec<usize> = match arg("ef", 0) {
         0 => vec![10, 16, 24, 32, 48, 64, 128],
         ef => vec![ef],

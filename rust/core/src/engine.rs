@@ -35,11 +35,14 @@ pub(crate) struct Inner {
     state: Arc<RwLock<State>>,
     jobs: Option<Sender<Job>>,
     writer: Option<JoinHandle<()>>,
-    reader: Mutex<Connection>,
+    reader: Option<Mutex<Connection>>,
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
+        // The reader closes first, so that the writer, closing last, can checkpoint and
+        // remove the WAL file (SQLite only does that on the last connection's close).
+        self.reader.take();
         // Closing the channel ends the writer after its current batch; joining it means
         // the file lock is free once the engine is gone.
         self.jobs.take();
@@ -173,7 +176,8 @@ impl Engine {
 
     /// A memory's history, oldest first (empty for an id never seen). Reads the disk.
     pub fn history(&self, id: &str) -> Result<Vec<HistoryEvent>> {
-        let conn = self.inner.reader.lock().unwrap_or_else(|e| e.into_inner());
+        let reader = self.inner.reader.as_ref().ok_or(Error::Closed)?;
+        let conn = reader.lock().unwrap_or_else(|e| e.into_inner());
         store::history(&conn, id)
     }
 }
@@ -206,7 +210,7 @@ impl Inner {
             state,
             jobs: Some(jobs),
             writer: Some(writer),
-            reader: Mutex::new(reader),
+            reader: Some(Mutex::new(reader)),
         })
     }
 
@@ -220,18 +224,21 @@ impl Inner {
     }
 }
 
+/// Builds the in-memory state row by row (no second copy of every vector).
 fn load_state(conn: &mut Connection, dims: usize) -> Result<State> {
     let mut state = State::new(dims);
-    for (record, vector) in store::load_all(conn)? {
+    state.reserve(store::count(conn)?);
+    store::for_each_memory(conn, |record, vector| {
         let expected = (state.dims != 0).then_some(state.dims);
-        let norm = check_vector(&vector, expected).map_err(|e| {
+        let norm = check_vector(vector, expected).map_err(|e| {
             Error::Store(format!(
                 "stored vector of memory {} is corrupt: {e}",
                 record.id
             ))
         })?;
-        state.insert(Arc::new(record), &normalised(&vector, norm));
-    }
+        state.insert(Arc::new(record), &normalised(vector, norm));
+        Ok(())
+    })?;
     Ok(state)
 }
 

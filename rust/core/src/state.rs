@@ -39,6 +39,12 @@ impl State {
         }
     }
 
+    /// Makes room for `additional` more memories (so loading does not regrow the buffer).
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        self.slots.reserve(additional);
+        self.vectors.reserve(additional * self.dims);
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.by_id.len()
     }

@@ -58,7 +58,12 @@ impl Writer {
                 Some(job) => job,
                 None => match self.jobs.recv() {
                     Ok(job) => job,
-                    Err(_) => return, // every sender dropped: the engine is closed
+                    Err(_) => {
+                        // Every sender dropped: the engine is closed. Fold the WAL into the
+                        // database so that the file is removed when the connection closes.
+                        let _ = self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
+                        return;
+                    }
                 },
             };
             let (batch, next) = self.gather(first);

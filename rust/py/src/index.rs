@@ -14,8 +14,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use memlane_core::index::{self, Candidates, HnswParams, Metric};
 use memlane_core::Error;
-use numpy::ndarray::Array2;
-use numpy::{IntoPyArray, PyArray2, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
+use numpy::{
+    IntoPyArray, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArrayDyn,
+    PyUntypedArray, PyUntypedArrayMethods,
+};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 
 use crate::errors::IntoPyResult;
@@ -99,31 +102,45 @@ impl HnswIndex {
             .py_err()
     }
 
-    /// The `k` best ids and scores (higher is better) per query row, as two (nq, k)
-    /// arrays, padded with id -1 and score -inf where fewer than `k` exist. With
+    /// The `k` best ids and scores (higher is better) per query, as two arrays of
+    /// shape (k,) for one query of shape (dims,), or (nq, k) for queries of shape
+    /// (nq, dims); padded with id -1 and score -inf where fewer than `k` exist. With
     /// `allowed`, only those ids are eligible (the planner scans short lists exactly).
     #[pyo3(signature = (queries, k, ef=0, allowed=None, num_threads=1))]
     #[allow(clippy::type_complexity)]
     fn search<'py>(
         &self,
         py: Python<'py>,
-        queries: PyReadonlyArray2<'py, f32>,
+        queries: PyReadonlyArrayDyn<'py, f32>,
         k: usize,
         ef: usize,
         allowed: Option<PyReadonlyArray1<'py, u32>>,
         num_threads: usize,
-    ) -> PyResult<(Bound<'py, PyArray2<i64>>, Bound<'py, PyArray2<f32>>)> {
-        let (data, nq, cols) = matrix(&queries, "queries")?;
-        if cols != self.inner.params().dims {
-            return Err(Error::invalid(format!(
-                "queries have {cols} dimensions, this index holds {}",
-                self.inner.params().dims
-            )))
-            .py_err();
-        }
-        let data = data.to_vec();
+    ) -> PyResult<(Bound<'py, PyUntypedArray>, Bound<'py, PyUntypedArray>)> {
+        let dims = self.inner.params().dims;
+        let shape = queries.shape().to_vec();
+        let nq = match shape.as_slice() {
+            [d] if *d == dims => 1,
+            [n, d] if *d == dims => *n,
+            _ => {
+                return Err(Error::invalid(format!(
+                    "queries must have shape ({dims},) or (n, {dims}), got {shape:?}"
+                )))
+                .py_err()
+            }
+        };
+        // A TypeError (not a ValidationError) so that the Python wrapper converts and
+        // retries, as it does for a wrong dtype.
+        let data = queries
+            .as_slice()
+            .map_err(|_| PyTypeError::new_err("queries must be C-contiguous"))?
+            .to_vec();
         let allowed: Option<Vec<u32>> = match &allowed {
-            Some(a) => Some(contiguous(a, "allowed")?.to_vec()),
+            Some(a) => Some(
+                a.as_slice()
+                    .map_err(|_| PyTypeError::new_err("allowed must be C-contiguous"))?
+                    .to_vec(),
+            ),
             None => None,
         };
         let results = py
@@ -155,14 +172,14 @@ impl HnswIndex {
                 }
             }
         }
-        let shape_err = |e: numpy::ndarray::ShapeError| Error::invalid(e.to_string());
-        let ids = Array2::from_shape_vec((nq, k), ids)
-            .map_err(shape_err)
-            .py_err()?;
-        let scores = Array2::from_shape_vec((nq, k), scores)
-            .map_err(shape_err)
-            .py_err()?;
-        Ok((ids.into_pyarray(py), scores.into_pyarray(py)))
+        let ids = ids.into_pyarray(py);
+        let scores = scores.into_pyarray(py);
+        if shape.len() == 1 {
+            return Ok((ids.into_any().cast_into()?, scores.into_any().cast_into()?));
+        }
+        let ids = ids.reshape([nq, k])?;
+        let scores = scores.reshape([nq, k])?;
+        Ok((ids.into_any().cast_into()?, scores.into_any().cast_into()?))
     }
 
     /// Removes ids; returns how many were present.

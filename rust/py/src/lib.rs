@@ -5,6 +5,7 @@
 //! tokio (or its blocking pool) with the GIL released, and the result is turned into
 //! Python objects only at the end.
 
+mod bridge;
 mod convert;
 mod errors;
 mod index;
@@ -24,6 +25,7 @@ fn canonical_filter(filters_json: &str) -> PyResult<String> {
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    bridge::configure_runtime();
     m.add_class::<store::Store>()?;
     m.add_class::<index::HnswIndex>()?;
     m.add_function(wrap_pyfunction!(canonical_filter, m)?)?;

@@ -6,8 +6,8 @@ use std::sync::Mutex;
 use memlane_core::{Engine, Error, Filter, SearchMode};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
-use pyo3_async_runtimes::tokio::future_into_py;
 
+use crate::bridge;
 use crate::convert::{History, Hits, Outcomes, Record, Records};
 use crate::errors::{to_py, IntoPyResult};
 use crate::ops::{parse_ops, vector_from_bytes};
@@ -49,6 +49,7 @@ impl Store {
     #[new]
     #[pyo3(signature = (path, dims=None))]
     fn new(py: Python<'_>, path: PathBuf, dims: Option<usize>) -> PyResult<Self> {
+        bridge::install_exit_hook(py)?;
         let engine = py.detach(|| Engine::open(&path, dims)).py_err()?;
         Ok(Store {
             engine: Mutex::new(Some(engine)),
@@ -80,7 +81,7 @@ impl Store {
     ) -> PyResult<Bound<'py, PyAny>> {
         let engine = self.engine()?;
         let ops = parse_ops(ops)?;
-        future_into_py(
+        bridge::spawn(
             py,
             async move { engine.apply(ops).await.map(Outcomes).py_err() },
         )
@@ -88,10 +89,7 @@ impl Store {
 
     fn get<'py>(&self, py: Python<'py>, memory_id: String) -> PyResult<Bound<'py, PyAny>> {
         let engine = self.engine()?;
-        future_into_py(
-            py,
-            async move { engine.get(&memory_id).map(Record).py_err() },
-        )
+        bridge::spawn_blocking(py, move || engine.get(&memory_id).map(Record).py_err())
     }
 
     #[pyo3(signature = (filters_json, limit))]
@@ -104,7 +102,7 @@ impl Store {
         let engine = self.engine()?;
         let filter = parse_filter(filters_json)?;
         let limit = check_limit(limit)?;
-        future_into_py(py, async move { Ok(Records(engine.list(&filter, limit))) })
+        bridge::spawn_blocking(py, move || Ok(Records(engine.list(&filter, limit))))
     }
 
     /// Search; `mode` is "semantic", "keyword" or "hybrid" (weighted by
@@ -132,7 +130,7 @@ impl Store {
             "hybrid" => SearchMode::Hybrid { semantic_weight },
             other => return Err(Error::invalid(format!("unknown search mode {other:?}"))).py_err(),
         };
-        future_into_py(py, async move {
+        bridge::spawn_blocking(py, move || {
             engine
                 .search(vector.as_deref(), &text, &filter, limit, threshold, mode)
                 .map(Hits)
@@ -142,23 +140,15 @@ impl Store {
 
     fn history<'py>(&self, py: Python<'py>, memory_id: String) -> PyResult<Bound<'py, PyAny>> {
         let engine = self.engine()?;
-        future_into_py(py, async move {
-            let events = tokio::task::spawn_blocking(move || engine.history(&memory_id))
-                .await
-                .map_err(|e| Error::Store(format!("history read failed: {e}")))
-                .py_err()?;
-            events.map(History).py_err()
-        })
+        bridge::spawn_blocking(py, move || engine.history(&memory_id).map(History).py_err())
     }
 
     /// Releases the store; resolves once this handle is gone. Idempotent.
     fn close<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let engine = self.engine.lock().unwrap_or_else(|e| e.into_inner()).take();
-        future_into_py(py, async move {
-            // The last handle's drop joins the writer thread: keep that off the loop.
-            if let Some(engine) = engine {
-                let _ = tokio::task::spawn_blocking(move || drop(engine)).await;
-            }
+        // The last handle's drop joins the writer thread: keep that off the loop.
+        bridge::spawn_blocking(py, move || {
+            drop(engine);
             Ok(())
         })
     }

@@ -419,6 +419,25 @@ impl HnswIndex {
         Ok(self.run(&g, &plan, &q, k, ef))
     }
 
+    /// The exact `k` best keys among `candidates`, by scanning (never the graph),
+    /// whatever their number: a key list is scanned key by key, a filter or `All` by
+    /// testing every live key. For callers that need exactness on large scopes too.
+    pub fn search_exact(
+        &self,
+        query: &[f32],
+        k: usize,
+        candidates: Candidates<'_>,
+    ) -> Result<Vec<Neighbour>> {
+        let q = metric::prepare(self.params.metric, query, self.params.dims)?;
+        let g = read(&self.graph);
+        let plan = match candidates {
+            Candidates::All => Plan::ScanAll(None),
+            Candidates::Keys(keys) => Plan::ScanKeys(keys),
+            Candidates::Filter { admits, .. } => Plan::ScanAll(Some(admits)),
+        };
+        Ok(self.run(&g, &plan, &q, k, 0))
+    }
+
     /// [`HnswIndex::search_filtered`] for `queries.len() / dims` queries stored row after
     /// row, on `threads` threads (0 = all cores); one result list per query.
     pub fn search_batch(
@@ -454,7 +473,14 @@ impl HnswIndex {
     }
 
     /// Runs one planned search for a prepared query.
-    fn run(&self, g: &Graph, plan: &Plan<'_>, q: &[f32], k: usize, ef: usize) -> Vec<Neighbour> {
+    pub(crate) fn run(
+        &self,
+        g: &Graph,
+        plan: &Plan<'_>,
+        q: &[f32],
+        k: usize,
+        ef: usize,
+    ) -> Vec<Neighbour> {
         if k == 0 {
             return Vec::new();
         }

@@ -41,4 +41,4 @@ pub use hnsw::{
     MAX_M, REACHABILITY_CHECK_SHARE,
 };
 pub use metric::Metric;
-pub use planner::{Candidates, EXACT_SCAN_MAX_KEYS, EXACT_SCAN_MAX_SHARE};
+pub use planner::{Candidates, EXACT_SCAN_MAX_INDEX, EXACT_SCAN_MAX_KEYS, EXACT_SCAN_MAX_SHARE};

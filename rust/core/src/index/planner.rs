@@ -9,8 +9,8 @@
 //!   predicate first: a filtered graph search would have to expand about
 //!   `ef / selectivity` nodes before it holds `ef` admitted ones, more than the scan.
 //!
-//! The thresholds come from `benches/planner.rs` (see its numbers in the constants' docs
-//! and in benches/README.md).
+//! The thresholds come from `benches/planner.rs` (its numbers are in the constants'
+//! docs and in benches/README.md).
 
 use super::keymap::KeySet;
 
@@ -42,16 +42,28 @@ impl std::fmt::Debug for Candidates<'_> {
 
 /// A key list at most this long is scanned exactly, whatever the index size.
 ///
-/// Measured (`cargo bench -p memlane-core --bench planner`, 100,000 x 384 clustered,
-/// cosine, this machine): scanning a list costs about 45 ns per key, while the
-/// filtered graph search at the ef that reaches recall@10 >= 0.95 costs at least
-/// ~0.35 ms at 10 % selectivity and more below it; the two meet near 8,000 keys.
-pub const EXACT_SCAN_MAX_KEYS: usize = 4096;
+/// Measured with `cargo bench -p memlane-core --bench planner` (100,000 x 384
+/// clustered unit vectors, random key subsets, CPU time per query, the filtered graph
+/// at the lowest ef reaching recall@10 >= 0.95): the list scan costs 4 us for 100 keys
+/// and 40-90 ns per key beyond (0.70 ms at 8,000, 0.88 ms at 10,000); the filtered
+/// graph costs 12 ms at 0.1 % selectivity, 3 ms at 4 %, 0.9 ms at 8 %, then drops to
+/// 0.19 ms at 10 % (ef 10 suffices once admitted nodes are dense). The curves cross
+/// between 8,000 and 10,000 keys; below 8,192 the scan is cheaper at any share up to
+/// 8 % and exact.
+pub const EXACT_SCAN_MAX_KEYS: usize = 8192;
 
 /// A key list or filter admitting at most this share of the live keys is searched
-/// exactly (list scan, or full scan testing the filter): below it the filtered graph
-/// search expands most of the graph anyway (same measurement as above).
-pub const EXACT_SCAN_MAX_SHARE: f64 = 0.02;
+/// exactly (list scan, or a full scan testing the filter on every key): in the same
+/// measurement the full scan (about 10 ns per key tested plus the distances) costs
+/// 1.5 ms at 4 % against 3.0 ms for the filtered graph, and 2.1 ms at 6 % against
+/// 1.6 ms; the two cross near 5 %.
+pub const EXACT_SCAN_MAX_SHARE: f64 = 0.05;
+
+/// An unfiltered search of an index with at most this many live keys scans them all:
+/// exact, and about as fast as the graph walk at that size (same bench machine: a full
+/// scan costs 12 us at 500 vectors and 29 us at 1,000, the graph walk 20-30 us at
+/// 1,000 to 2,000 nodes, while the scan grows to 97 us at 2,000).
+pub const EXACT_SCAN_MAX_INDEX: usize = 1024;
 
 /// The plan for one search (built once per batch of queries).
 pub(crate) enum Plan<'a> {
@@ -72,7 +84,7 @@ pub(crate) fn plan<'a>(candidates: Candidates<'a>, live: usize) -> Plan<'a> {
     let small =
         |n: usize| n <= EXACT_SCAN_MAX_KEYS || (n as f64) <= EXACT_SCAN_MAX_SHARE * live as f64;
     match candidates {
-        Candidates::All if live <= EXACT_SCAN_MAX_KEYS => Plan::ScanAll(None),
+        Candidates::All if live <= EXACT_SCAN_MAX_INDEX => Plan::ScanAll(None),
         Candidates::All => Plan::Graph,
         Candidates::Keys(keys) if small(keys.len()) => Plan::ScanKeys(keys),
         Candidates::Keys(keys) => Plan::GraphKeySet(KeySet::new(keys)),
@@ -94,6 +106,7 @@ mod tests {
         let keys: Vec<u32> = (0..10_000).collect();
         let yes = |_: u32| true;
         assert!(matches!(plan(Candidates::All, 100), Plan::ScanAll(None)));
+        assert!(matches!(plan(Candidates::All, 5_000), Plan::Graph));
         assert!(matches!(plan(Candidates::All, 100_000), Plan::Graph));
         assert!(matches!(
             plan(Candidates::Keys(&keys[..100]), 100_000),

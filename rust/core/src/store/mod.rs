@@ -11,8 +11,8 @@ use rusqlite::{Connection, OpenFlags};
 use crate::{Error, Result};
 
 pub(crate) use rows::{
-    delete_memory, history, insert_history, insert_memory, load_all, read_dims, reset,
-    update_memory, write_dims,
+    count, delete_memory, for_each_memory, history, insert_history, insert_memory, read_dims,
+    reset, update_memory, write_dims,
 };
 
 /// Opens the database read-write (creating it if missing) and brings its schema up to date.
@@ -45,6 +45,10 @@ pub(crate) fn open_reader(path: &Path) -> Result<Connection> {
 fn configure(conn: &Connection) -> Result<()> {
     conn.busy_timeout(Duration::from_secs(5))?;
     // FULL: a transaction that returned is on disk, even if the machine loses power.
-    conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")?;
+    // journal_size_limit: after a checkpoint, the WAL file is cut back to at most 4 MiB
+    // instead of keeping the size of the largest burst of writes.
+    conn.execute_batch(
+        "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA journal_size_limit=4194304;",
+    )?;
     Ok(())
 }

@@ -10,20 +10,35 @@ use crate::{Error, Result};
 const MEMORY_COLUMNS: &str =
     "seq, id, memory, hash, user_id, agent_id, run_id, actor_id, role, metadata, created_at, updated_at, embedding";
 
-/// Every memory with its raw vector, in insertion order.
-pub(crate) fn load_all(conn: &Connection) -> Result<Vec<(MemoryRecord, Vec<f32>)>> {
+/// Calls `visit` with every memory and its raw vector, in insertion order.
+pub(crate) fn for_each_memory(
+    conn: &Connection,
+    mut visit: impl FnMut(MemoryRecord, &[f32]) -> Result<()>,
+) -> Result<()> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {MEMORY_COLUMNS} FROM memories ORDER BY seq"
     ))?;
-    let rows = stmt.query_map([], |row| {
-        Ok((memory_from_row(row)?, row.get::<_, Vec<u8>>(12)?))
-    })?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (record, blob) = row?;
-        out.push((record?, vector_from_blob(&blob)));
+    let mut rows = stmt.query([])?;
+    let mut vector = Vec::new();
+    while let Some(row) = rows.next()? {
+        let record = memory_from_row(row)??;
+        vector.clear();
+        vector.extend(
+            row.get_ref(12)?
+                .as_blob()
+                .map_err(rusqlite::Error::from)?
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+        );
+        visit(record, &vector)?;
     }
-    Ok(out)
+    Ok(())
+}
+
+/// Number of memories stored.
+pub(crate) fn count(conn: &Connection) -> Result<usize> {
+    let n: i64 = conn.query_row("SELECT COUNT(*) FROM memories", [], |r| r.get(0))?;
+    Ok(usize::try_from(n).unwrap_or(0))
 }
 
 type RowResult = rusqlite::Result<Result<MemoryRecord>>;
@@ -62,12 +77,6 @@ fn metadata_text(metadata: &Option<Map<String, Value>>) -> Option<String> {
     metadata
         .as_ref()
         .map(|m| Value::Object(m.clone()).to_string())
-}
-
-fn vector_from_blob(blob: &[u8]) -> Vec<f32> {
-    blob.chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect()
 }
 
 fn vector_blob(vector: &[f32]) -> Vec<u8> {

@@ -37,7 +37,9 @@ from .rows import escape_json
 __all__ = ["CompiledFilter", "SqlDialect", "compile_filter"]
 
 #: Built-in fields a filter may name; each is a text column of the memories table.
-FIELDS = frozenset({"user_id", "agent_id", "run_id", "actor_id", "role", "created_at", "updated_at"})
+FIELDS = frozenset(
+    {"user_id", "agent_id", "run_id", "actor_id", "role", "created_at", "updated_at"}
+)
 #: Fields with an index on their first SCOPE_PREFIX characters (schema.py; a btree entry
 #: must fit in a third of a page, and 512 characters take at most 2,048 bytes).
 SCOPE_FIELDS = frozenset({"user_id", "agent_id", "run_id"})
@@ -112,7 +114,9 @@ class _Compiler:
             raise ValidationError(f"unexpected filter field {name!r}")
         col = sql.Identifier(name)
         if op in ("ne", "nin"):
-            return sql.SQL("(NOT {})").format(self.field_condition(name, op[1:] if op == "nin" else "eq", value))
+            return sql.SQL("(NOT {})").format(
+                self.field_condition(name, op[1:] if op == "nin" else "eq", value)
+            )
         if op == "exists":
             return sql.SQL("({} IS NOT NULL)").format(col)
         if op == "eq" and value is None:
@@ -120,18 +124,28 @@ class _Compiler:
         if op == "eq" and isinstance(value, str) and name in SCOPE_FIELDS:
             # the scope indexes hold a prefix of each id: compare it first, so they are used
             v = self.param(value, "text")
-            test = sql.SQL("left({c}, {n}) = left({v}, {n}) AND {c} = {v}").format(c=col, v=v, n=_PREFIX)
+            test = sql.SQL("left({c}, {n}) = left({v}, {n}) AND {c} = {v}").format(
+                c=col, v=v, n=_PREFIX
+            )
         elif op == "eq":
-            test = sql.SQL("{} = {}").format(col, self.param(value, "text")) if isinstance(value, str) else None
+            test = (
+                sql.SQL("{} = {}").format(col, self.param(value, "text"))
+                if isinstance(value, str)
+                else None
+            )
         elif op == "in":
             texts = [v for v in value if isinstance(v, str)]
-            test = sql.SQL("{} = ANY({})").format(col, self.param(texts, "text[]")) if texts else None
+            test = (
+                sql.SQL("{} = ANY({})").format(col, self.param(texts, "text[]")) if texts else None
+            )
             if texts and name in SCOPE_FIELDS:
                 prefixes = self.param([t[:SCOPE_PREFIX] for t in texts], "text[]")
                 test = sql.SQL("left({}, {}) = ANY({}) AND {}").format(col, _PREFIX, prefixes, test)
         elif op in _ORDERED:
             test = (
-                sql.SQL('{} COLLATE "C" {} {}').format(col, sql.SQL(_ORDERED[op]), self.param(value, "text"))
+                sql.SQL('{} COLLATE "C" {} {}').format(
+                    col, sql.SQL(_ORDERED[op]), self.param(value, "text")
+                )
                 if isinstance(value, str)
                 else None
             )
@@ -150,7 +164,9 @@ class _Compiler:
 
     def meta_condition(self, key: str, op: str, value: Any) -> sql.Composable:
         if op in ("ne", "nin"):
-            return sql.SQL("(NOT {})").format(self.meta_condition(key, op[1:] if op == "nin" else "eq", value))
+            return sql.SQL("(NOT {})").format(
+                self.meta_condition(key, op[1:] if op == "nin" else "eq", value)
+            )
         k = self.param(key, "text")
         j = sql.SQL("(metadata -> {})").format(k)  # jsonb, or SQL NULL when missing
         t = sql.SQL("(metadata ->> {})").format(k)  # the value as text
@@ -193,16 +209,20 @@ class _Compiler:
 
     def meta_in(self, j: sql.Composable, kind: sql.Composable, values: list[Any]) -> sql.Composable:
         """Any of ``values`` equals the key's value (a null in the list matches nothing)."""
-        numbers = [float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        numbers = [
+            float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)
+        ]
         others = [json.dumps(v) for v in values if isinstance(v, (str, bool))]
         tests = []
         if others:  # jsonb equality of strings and booleans is exact
-            tests.append(sql.SQL("COALESCE({} = ANY({}), FALSE)").format(j, self.param(others, "jsonb[]")))
+            tests.append(
+                sql.SQL("COALESCE({} = ANY({}), FALSE)").format(j, self.param(others, "jsonb[]"))
+            )
         if numbers:  # 1 and 1.0 are equal, as in Rust (f64 comparison)
             tests.append(
-                sql.SQL("COALESCE(CASE WHEN {} = 'number' THEN {}::float8 = ANY({}) END, FALSE)").format(
-                    kind, j, self.param(numbers, "float8[]")
-                )
+                sql.SQL(
+                    "COALESCE(CASE WHEN {} = 'number' THEN {}::float8 = ANY({}) END, FALSE)"
+                ).format(kind, j, self.param(numbers, "float8[]"))
             )
         if not tests:
             return _FALSE

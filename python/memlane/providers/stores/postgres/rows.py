@@ -12,12 +12,11 @@ import struct
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
 import numpy as np
 from psycopg import AsyncConnection
 from psycopg.adapt import Dumper
 from psycopg.pq import Format
-
-import msgspec
 
 from memlane.errors import ValidationError
 
@@ -38,12 +37,8 @@ __all__ = [
 ]
 
 #: Columns every memory read selects, in the order :func:`memory_item` expects.
-MEMORY_COLUMNS = (
-    "id, memory, hash, metadata_text, created_at, updated_at, user_id, agent_id, run_id, actor_id, role"
-)
-HISTORY_COLUMNS = (
-    "id, memory_id, old_memory, new_memory, event, created_at, updated_at, is_deleted, actor_id, role"
-)
+MEMORY_COLUMNS = "id, memory, hash, metadata_text, created_at, updated_at, user_id, agent_id, run_id, actor_id, role"
+HISTORY_COLUMNS = "id, memory_id, old_memory, new_memory, event, created_at, updated_at, is_deleted, actor_id, role"
 _OPTIONAL_KEYS = ("user_id", "agent_id", "run_id", "actor_id", "role")
 
 
@@ -98,11 +93,15 @@ def check_vector(vector: Any, dims: int | None) -> PgVector:
     finite = np.isfinite(array)
     if not finite.all():
         pos = int(np.argmin(finite))
-        value = "NaN" if np.isnan(array[pos]) else ("inf" if array[pos] > 0 else "-inf")  # as Rust prints them
+        value = (
+            "NaN" if np.isnan(array[pos]) else ("inf" if array[pos] > 0 else "-inf")
+        )  # as Rust prints them
         raise ValidationError(f"the embedding holds a non-finite value ({value}) at position {pos}")
     norm = math.sqrt(float(np.dot(array.astype(np.float64), array.astype(np.float64))))
     if norm == 0.0 or not math.isfinite(norm):
-        raise ValidationError("the embedding is all zeros (or its norm overflows): cosine similarity is undefined")
+        raise ValidationError(
+            "the embedding is all zeros (or its norm overflows): cosine similarity is undefined"
+        )
     return PgVector(array)
 
 
@@ -174,7 +173,12 @@ def md5_hex(text: str) -> str:
 def memory_item(row: Sequence[Any], score: float | None = None) -> dict[str, Any]:
     """A memory as a dict: ids/actor/role only when set, ``metadata`` None when empty."""
     metadata = msgspec.json.decode(row[3]) if row[3] else None
-    item: dict[str, Any] = {"id": row[0], "memory": unescape(row[1]), "hash": row[2], "metadata": metadata or None}
+    item: dict[str, Any] = {
+        "id": row[0],
+        "memory": unescape(row[1]),
+        "hash": row[2],
+        "metadata": metadata or None,
+    }
     if score is not None:
         item["score"] = score
     item["created_at"] = row[4]

@@ -25,7 +25,13 @@ from memlane.errors import StoreError, ValidationError
 from .filters_sql import SCOPE_PREFIX, SqlDialect  # noqa: F401  (SCOPE_PREFIX: see MIGRATIONS)
 
 __all__ = [
-    "SCHEMA_VERSION", "Names", "create_vector_index", "ensure_extension", "learn_dims", "migrate", "read_dims",
+    "SCHEMA_VERSION",
+    "Names",
+    "create_vector_index",
+    "ensure_extension",
+    "learn_dims",
+    "migrate",
+    "read_dims",
 ]
 
 #: pgvector release that brought iterative index scans (the true top-k under a filter).
@@ -63,7 +69,9 @@ class Names:
         return int.from_bytes(digest, "big", signed=True)
 
 
-_EXTENSION_LOCK_KEY = int.from_bytes(hashlib.blake2b(b"memlane:extension", digest_size=8).digest(), "big", signed=True)
+_EXTENSION_LOCK_KEY = int.from_bytes(
+    hashlib.blake2b(b"memlane:extension", digest_size=8).digest(), "big", signed=True
+)
 
 
 def _sql(template: str, names: Names) -> sql.Composed:
@@ -166,7 +174,11 @@ async def ensure_extension(conn: AsyncConnection[Any]) -> SqlDialect:
             try:
                 async with conn.transaction():
                     await conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
-            except (errors.InsufficientPrivilege, errors.FeatureNotSupported, errors.UndefinedFile) as err:
+            except (
+                errors.InsufficientPrivilege,
+                errors.FeatureNotSupported,
+                errors.UndefinedFile,
+            ) as err:
                 raise StoreError(
                     "the PostgreSQL database has no pgvector extension and this role cannot create it "
                     f"({err.sqlstate}: {str(err).strip()}); install pgvector >= 0.8 and run "
@@ -206,8 +218,12 @@ async def current_version(conn: AsyncConnection[Any], names: Names) -> int:
 
 
 async def migrate(
-    conn: AsyncConnection[Any], names: Names, settings: PostgresStoreSettings, dims: int | None,
-    *, target: int = SCHEMA_VERSION,
+    conn: AsyncConnection[Any],
+    names: Names,
+    settings: PostgresStoreSettings,
+    dims: int | None,
+    *,
+    target: int = SCHEMA_VERSION,
 ) -> int | None:
     """Brings the collection's schema to ``target`` and reconciles its dimension.
 
@@ -241,7 +257,11 @@ async def migrate(
 
 
 async def _migrate_locked(
-    conn: AsyncConnection[Any], names: Names, settings: PostgresStoreSettings, dims: int | None, target: int
+    conn: AsyncConnection[Any],
+    names: Names,
+    settings: PostgresStoreSettings,
+    dims: int | None,
+    target: int,
 ) -> int | None:
     async with conn.transaction():
         version = await current_version(conn, names)
@@ -298,13 +318,17 @@ def index_expression(dims: int) -> sql.Composable | None:
     return None
 
 
-async def learn_dims(conn: AsyncConnection[Any], names: Names, settings: PostgresStoreSettings, dims: int) -> None:
+async def learn_dims(
+    conn: AsyncConnection[Any], names: Names, settings: PostgresStoreSettings, dims: int
+) -> None:
     """Types the vector column as ``vector(dims)``, builds the HNSW index, records ``dims``.
 
     Must run inside a transaction holding the collection's advisory lock.
     """
     await conn.execute(
-        sql.SQL("ALTER TABLE {} ALTER COLUMN embedding TYPE vector({})").format(names.memories, sql.Literal(dims))
+        sql.SQL("ALTER TABLE {} ALTER COLUMN embedding TYPE vector({})").format(
+            names.memories, sql.Literal(dims)
+        )
     )
     await create_vector_index(conn, names, settings, dims)
     await conn.execute(
@@ -321,7 +345,9 @@ async def create_vector_index(
     if expression is not None:
         ops = "vector_cosine_ops" if dims <= HNSW_MAX_VECTOR_DIMS else "halfvec_cosine_ops"
         await conn.execute(
-            sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING hnsw ({} {}) WITH (m = {}, ef_construction = {})").format(
+            sql.SQL(
+                "CREATE INDEX IF NOT EXISTS {} ON {} USING hnsw ({} {}) WITH (m = {}, ef_construction = {})"
+            ).format(
                 names.ident("mem_hnsw"),
                 names.memories,
                 expression,

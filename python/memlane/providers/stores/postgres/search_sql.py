@@ -87,8 +87,12 @@ class SearchSql:
     def __init__(self, names: Names) -> None:
         self.names = names
 
-    def _format(self, template: str, where: sql.Composable, **extra: sql.Composable) -> sql.Composed:
-        return sql.SQL(template).format(mem=self.names.memories, where=where, cols=sql.SQL(_COLUMNS), **extra)
+    def _format(
+        self, template: str, where: sql.Composable, **extra: sql.Composable
+    ) -> sql.Composed:
+        return sql.SQL(template).format(
+            mem=self.names.memories, where=where, cols=sql.SQL(_COLUMNS), **extra
+        )
 
     def exact(self, where: sql.Composable, mode: Mode) -> sql.Composed:
         """Scores every memory matching ``where`` (at most ``cap`` of them)."""
@@ -97,7 +101,9 @@ class SearchSql:
             columns.append("embedding <=> %(q)s::vector AS dist")
         if mode != "semantic":
             columns += ["fts", "fts_len"]
-        parts = [f"cand AS MATERIALIZED (SELECT {', '.join(columns)} FROM {{mem}} WHERE {{where}} LIMIT %(cap)s),"]
+        parts = [
+            f"cand AS MATERIALIZED (SELECT {', '.join(columns)} FROM {{mem}} WHERE {{where}} LIMIT %(cap)s),"
+        ]
         scored_from = "cand c"
         if mode != "semantic":
             parts += [
@@ -113,7 +119,8 @@ class SearchSql:
             " top AS (SELECT seq, score FROM scored ORDER BY score DESC, seq LIMIT %(k)s)"
         )
         return self._format(
-            "WITH " + "\n".join(parts)
+            "WITH "
+            + "\n".join(parts)
             + " SELECT n.n, {cols}, top.score FROM (SELECT count(*) AS n FROM cand) AS n"
             " LEFT JOIN (top JOIN {mem} m ON m.seq = top.seq) ON true ORDER BY top.score DESC, top.seq",
             where,
@@ -142,10 +149,14 @@ class SearchSql:
         if mode != "semantic":
             parts += [
                 _QUERY_TERMS,
-                "kwdocs AS MATERIALIZED (SELECT seq, fts, fts_len FROM {mem} "
-                "WHERE ({where}) AND fts @@ (SELECT q FROM tsq)),",
-                "stats AS MATERIALIZED (SELECT count(*)::float8 AS n, greatest(avg(fts_len), 1)::float8 AS avg_len "
-                "FROM {mem} WHERE {where}),",
+                (
+                    "kwdocs AS MATERIALIZED (SELECT seq, fts, fts_len FROM {mem} "
+                    "WHERE ({where}) AND fts @@ (SELECT q FROM tsq)),"
+                ),
+                (
+                    "stats AS MATERIALIZED (SELECT count(*)::float8 AS n, "
+                    "greatest(avg(fts_len), 1)::float8 AS avg_len FROM {mem} WHERE {where}),"
+                ),
                 _BM25,
             ]
             pool.append("SELECT seq FROM bm")
@@ -163,7 +174,8 @@ class SearchSql:
         if mode != "keyword":
             extra = {"expr": expression if expression is not None else sql.SQL(""), "query": query}
         return self._format(
-            "WITH " + "\n".join(parts)
+            "WITH "
+            + "\n".join(parts)
             + " SELECT 0, {cols}, top.score FROM top JOIN {mem} m ON m.seq = top.seq"
             " ORDER BY top.score DESC, top.seq",
             where,

@@ -16,7 +16,9 @@ from .schema import Names
 
 __all__ = ["Statements"]
 
-NOW = """to_char(transaction_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')"""
+NOW = (
+    """to_char(transaction_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')"""
+)
 # The text as the keyword side of search sees it, and its number of terms (BM25's length).
 TSV = "to_tsvector('english'::regconfig, left({text}, 100000))"  # schema.KEYWORD_TEXT_CHARS
 TSV_LEN = "(SELECT coalesce(sum(cardinality(u.positions)), 0)::integer FROM unnest({tsv}) AS u)"
@@ -33,16 +35,19 @@ class Statements:
         self.names = names
 
         def render(template: str) -> str:
-            return sql.SQL(template).format(
-                mem=names.memories, hist=names.history, meta=names.meta, now=sql.SQL(NOW)
-            ).as_string(None)
+            return (
+                sql.SQL(template)
+                .format(mem=names.memories, hist=names.history, meta=names.meta, now=sql.SQL(NOW))
+                .as_string(None)
+            )
 
         self.add = render(
             "WITH t AS (SELECT " + TSV.format(text="%(text)s::text") + " AS v), "
             "m AS (INSERT INTO {mem} (id, memory, hash, user_id, agent_id, run_id, actor_id, role, "
             "metadata, metadata_text, created_at, updated_at, embedding, fts, fts_len) "
             "SELECT %(id)s, %(text)s, %(hash)s, %(user_id)s, %(agent_id)s, %(run_id)s, %(actor_id)s, "
-            "%(role)s, %(metadata)s::jsonb, %(metadata_text)s::text, {now}, {now}, %(vector)s::vector, t.v, " + TSV_LEN.format(tsv="t.v")
+            "%(role)s, %(metadata)s::jsonb, %(metadata_text)s::text, {now}, {now}, %(vector)s::vector, t.v, "
+            + TSV_LEN.format(tsv="t.v")
             + " FROM t RETURNING id, memory, created_at, actor_id, role) "
             + _HISTORY_INSERT
             + "SELECT gen_random_uuid()::text, id, NULL, memory, 'ADD', created_at, NULL, false, actor_id, role FROM m"
@@ -57,13 +62,15 @@ class Statements:
             "embedding = COALESCE(%(vector)s::vector, m.embedding), "
             "fts = COALESCE(" + TSV.format(text="%(text)s::text") + ", m.fts), "
             "fts_len = CASE WHEN %(text)s::text IS NULL THEN m.fts_len ELSE "
-            + TSV_LEN.format(tsv=TSV.format(text="%(text)s::text")) + " END, "
+            + TSV_LEN.format(tsv=TSV.format(text="%(text)s::text"))
+            + " END, "
             "metadata = CASE WHEN %(set_metadata)s::boolean THEN %(metadata)s::jsonb ELSE m.metadata END, "
             "metadata_text = CASE WHEN %(set_metadata)s::boolean THEN %(metadata_text)s::text ELSE m.metadata_text END, "
             "updated_at = GREATEST({now}, m.created_at) "
             "FROM old WHERE m.id = old.id "
             "RETURNING m.id, old.memory AS previous, m.memory, m.created_at, m.updated_at, m.actor_id, m.role), "
-            "h AS (" + _HISTORY_INSERT
+            "h AS ("
+            + _HISTORY_INSERT
             + "SELECT gen_random_uuid()::text, id, previous, memory, 'UPDATE', created_at, updated_at, false, "
             "actor_id, role FROM upd) "
             "SELECT previous, memory FROM upd"
@@ -76,12 +83,12 @@ class Statements:
         )
         self.reset = [render("DELETE FROM {mem}"), render("DELETE FROM {hist}")]
         self.get = render(f"SELECT {MEMORY_COLUMNS} FROM {{mem}} WHERE id = %s")
-        self.history = render(f"SELECT {HISTORY_COLUMNS} FROM {{hist}} WHERE memory_id = %s ORDER BY seq")
+        self.history = render(
+            f"SELECT {HISTORY_COLUMNS} FROM {{hist}} WHERE memory_id = %s ORDER BY seq"
+        )
         self.count = render("SELECT count(*) FROM {mem}")
         self.lock = "SELECT pg_advisory_xact_lock(%s)"
-        self.hnsw_settings = (
-            "SELECT set_config('hnsw.ef_search', %s, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)"
-        )
+        self.hnsw_settings = "SELECT set_config('hnsw.ef_search', %s, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)"
 
     def delete_scope(self, keys: list[str]) -> sql.Composed:
         """Deletes every memory whose scope includes all the ids named by ``keys``; returns
@@ -95,7 +102,8 @@ class Statements:
         return sql.SQL(
             "WITH gone AS (DELETE FROM {mem} WHERE {where} "
             "RETURNING seq, id, memory, created_at, actor_id, role), "
-            "h AS (" + _HISTORY_INSERT
+            "h AS ("
+            + _HISTORY_INSERT
             + "SELECT gen_random_uuid()::text, id, memory, NULL, 'DELETE', created_at, {now}, true, actor_id, role "
             "FROM gone ORDER BY seq) "
             "SELECT id FROM gone ORDER BY seq"

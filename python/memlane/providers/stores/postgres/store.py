@@ -34,9 +34,9 @@ from .rows import (
     PgVector,
     check_metadata,
     check_vector,
+    configure_connection,
     escape,
     escape_opt,
-    configure_connection,
     history_event,
     md5_hex,
     memory_item,
@@ -159,16 +159,22 @@ class PostgresStore:
         try:
             # One direct connection first: its error (refused, auth, no such database)
             # is precise, where a pool only reports a timeout.
-            conn = await psycopg.AsyncConnection.connect(s.dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+            conn = await psycopg.AsyncConnection.connect(
+                s.dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S
+            )
         except psycopg.Error as err:
-            raise StoreError(f"cannot connect to PostgreSQL at {_where(s.dsn)}: {str(err).strip()}") from None
+            raise StoreError(
+                f"cannot connect to PostgreSQL at {_where(s.dsn)}: {str(err).strip()}"
+            ) from None
         try:
             async with conn:
                 await configure_connection(conn)
                 self._dialect = await schema.ensure_extension(conn)
                 self._dims = await schema.migrate(conn, self._names, s, self._dims)
         except psycopg.Error as err:
-            raise StoreError(f"cannot prepare the collection {s.collection!r}: {str(err).strip()}") from None
+            raise StoreError(
+                f"cannot prepare the collection {s.collection!r}: {str(err).strip()}"
+            ) from None
         pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
             s.dsn,
             min_size=s.min_pool_size,
@@ -183,7 +189,9 @@ class PostgresStore:
             await pool.open(wait=True, timeout=CONNECT_TIMEOUT_S)
         except (PoolTimeout, psycopg.Error) as err:
             await pool.close()
-            raise StoreError(f"cannot open connections to PostgreSQL at {_where(s.dsn)}: {err}") from None
+            raise StoreError(
+                f"cannot open connections to PostgreSQL at {_where(s.dsn)}: {err}"
+            ) from None
         return pool
 
     @asynccontextmanager
@@ -196,7 +204,9 @@ class PostgresStore:
         except MemlaneError:
             raise
         except PoolTimeout as err:
-            raise StoreError(f"no PostgreSQL connection free within {POOL_WAIT_S} s: {err}") from None
+            raise StoreError(
+                f"no PostgreSQL connection free within {POOL_WAIT_S} s: {err}"
+            ) from None
         except psycopg.Error as err:
             raise StoreError(f"PostgreSQL store failed: {str(err).strip()}") from err
 
@@ -216,10 +226,11 @@ class PostgresStore:
     async def _transaction(self, ops: Sequence[Op], prepared: list[Any]) -> list[Any]:
         for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
             try:
-                async with self._connection() as conn:
-                    async with conn.transaction():
-                        dims = await self._settle_dims(conn, prepared)
-                        results = await self._apply_ops(conn, ops, prepared)
+                # Pipelined: BEGIN, the writes and COMMIT go out together, so an add costs
+                # one network round trip (reads that need an answer flush it).
+                async with self._connection() as conn, conn.pipeline(), conn.transaction():
+                    dims = await self._settle_dims(conn, prepared)
+                    results = await self._apply_ops(conn, ops, prepared)
                 if dims is not None:
                     self._dims = dims
                 return results
@@ -245,7 +256,9 @@ class PostgresStore:
                     raise ValidationError("a scope delete or reset must be the only op of its call")
                 prepared.append(None)
             elif isinstance(op, AddOp):
-                prepared.append((check_vector(op.vector, self._dims), check_metadata(op.metadata_json)))
+                prepared.append(
+                    (check_vector(op.vector, self._dims), check_metadata(op.metadata_json))
+                )
             elif isinstance(op, UpdateOp):
                 if (op.text is None) != (op.vector is None):
                     raise ValidationError("an update needs both text and vector, or neither")
@@ -257,10 +270,14 @@ class PostgresStore:
                 raise TypeError(f"not a store op: {op!r}")
         return prepared
 
-    async def _settle_dims(self, conn: psycopg.AsyncConnection[Any], prepared: list[Any]) -> int | None:
+    async def _settle_dims(
+        self, conn: psycopg.AsyncConnection[Any], prepared: list[Any]
+    ) -> int | None:
         """Checks the vectors of a write against the collection's dimension, learning it
         from the first vector when the collection has none yet (in this transaction)."""
-        vectors: list[PgVector] = [p[0] for p in prepared if isinstance(p, tuple) and p[0] is not None]
+        vectors: list[PgVector] = [
+            p[0] for p in prepared if isinstance(p, tuple) and p[0] is not None
+        ]
         if not vectors or self._dims is not None:
             return None  # already checked against the known dimension
         await conn.execute(self._sql.lock, [self._names.lock_key])
@@ -284,18 +301,31 @@ class PostgresStore:
                 rows, end = [], i
                 while end < len(ops) and isinstance(ops[end], AddOp):
                     add, (vector, (searchable, exact)) = ops[end], prepared[end]
-                    rows.append({
-                        "id": str(uuid4()), "text": escape(add.text), "hash": md5_hex(add.text),
-                        "user_id": escape_opt(add.user_id), "agent_id": escape_opt(add.agent_id),
-                        "run_id": escape_opt(add.run_id), "actor_id": escape_opt(add.actor_id),
-                        "role": escape_opt(add.role), "metadata": searchable, "metadata_text": exact,
-                        "vector": vector,
-                    })
+                    rows.append(
+                        {
+                            "id": str(uuid4()),
+                            "text": escape(add.text),
+                            "hash": md5_hex(add.text),
+                            "user_id": escape_opt(add.user_id),
+                            "agent_id": escape_opt(add.agent_id),
+                            "run_id": escape_opt(add.run_id),
+                            "actor_id": escape_opt(add.actor_id),
+                            "role": escape_opt(add.role),
+                            "metadata": searchable,
+                            "metadata_text": exact,
+                            "vector": vector,
+                        }
+                    )
                     end += 1
-                async with conn.cursor() as cur:
-                    await cur.executemany(self._sql.add, rows)
-                results.extend({"id": row["id"], "memory": add.text, "event": "ADD"}
-                               for row, add in zip(rows, ops[i:end]))
+                if len(rows) == 1:
+                    await conn.execute(self._sql.add, rows[0])
+                else:
+                    async with conn.cursor() as cur:
+                        await cur.executemany(self._sql.add, rows)
+                results.extend(
+                    {"id": row["id"], "memory": add.text, "event": "ADD"}
+                    for row, add in zip(rows, ops[i:end])
+                )
                 i = end
                 continue
             if isinstance(op, (UpdateOp, DeleteOp)) and "\x00" in op.memory_id:
@@ -303,22 +333,36 @@ class PostgresStore:
             if isinstance(op, UpdateOp):
                 vector, (searchable, exact) = prepared[i]
                 params = {
-                    "id": op.memory_id, "text": escape_opt(op.text),
-                    "hash": None if op.text is None else md5_hex(op.text), "vector": vector,
-                    "set_metadata": op.metadata_json is not None, "metadata": searchable, "metadata_text": exact,
+                    "id": op.memory_id,
+                    "text": escape_opt(op.text),
+                    "hash": None if op.text is None else md5_hex(op.text),
+                    "vector": vector,
+                    "set_metadata": op.metadata_json is not None,
+                    "metadata": searchable,
+                    "metadata_text": exact,
                 }
                 row = await (await conn.execute(self._sql.update, params)).fetchone()
                 if row is None:
                     raise _not_found(op.memory_id)
-                results.append({"id": op.memory_id, "memory": unescape(row[1]), "event": "UPDATE",
-                                "previous_memory": unescape(row[0])})
+                results.append(
+                    {
+                        "id": op.memory_id,
+                        "memory": unescape(row[1]),
+                        "event": "UPDATE",
+                        "previous_memory": unescape(row[0]),
+                    }
+                )
             elif isinstance(op, DeleteOp):
                 row = await (await conn.execute(self._sql.delete, [op.memory_id])).fetchone()
                 if row is None:
                     raise _not_found(op.memory_id)
                 results.append({"id": op.memory_id, "memory": unescape(row[0]), "event": "DELETE"})
             elif isinstance(op, DeleteScopeOp):
-                ids = {k: escape(v) for k in ("user_id", "agent_id", "run_id") if (v := getattr(op, k)) is not None}
+                ids = {
+                    k: escape(v)
+                    for k in ("user_id", "agent_id", "run_id")
+                    if (v := getattr(op, k)) is not None
+                }
                 cur = await conn.execute(self._sql.delete_scope(list(ids)), ids)
                 results.append({"event": "DELETE", "deleted": [r[0] for r in await cur.fetchall()]})
             elif isinstance(op, ResetOp):
@@ -350,7 +394,9 @@ class PostgresStore:
         limit = _check_limit(limit)
         compiled = await self._compile(filters_json)
         async with self._connection() as conn:
-            cur = await conn.execute(self._sql.list(compiled.where), {**compiled.params, "limit": limit})
+            cur = await conn.execute(
+                self._sql.list(compiled.where), {**compiled.params, "limit": limit}
+            )
             rows = await cur.fetchall()
         return [memory_item(row) for row in rows]
 
@@ -405,7 +451,14 @@ class PostgresStore:
                 return []  # nothing was ever stored
             query = check_vector(vector, self._dims)
         cap = self._settings.exact_scan_below
-        params = {**compiled.params, "q": query, "text": escape(text), "w": semantic_weight, "k": limit, "cap": cap}
+        params = {
+            **compiled.params,
+            "q": query,
+            "text": escape(text),
+            "w": semantic_weight,
+            "k": limit,
+            "cap": cap,
+        }
         async with self._connection() as conn:
             cur = await conn.execute(self._search.exact(compiled.where, mode), params)
             rows = await cur.fetchall()

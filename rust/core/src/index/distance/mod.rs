@@ -133,17 +133,23 @@ impl Kernels {
 
     /// Inner product of an f32 query and a binary16 row.
     #[inline]
-    pub(crate) fn dot_half(&self, a: &[f32], b: &[u16]) -> f32 {
+    pub fn dot_half(&self, a: &[f32], b: &[u16]) -> f32 {
         // SAFETY: as in `dot` (the scalar fallback has no requirements).
         unsafe { self.half.map_or(half::dot_f16 as HalfFn, |h| h.0)(a, b) }
     }
 
     /// Squared Euclidean distance between an f32 query and a binary16 row.
     #[inline]
-    pub(crate) fn l2_half(&self, a: &[f32], b: &[u16]) -> f32 {
+    pub fn l2_half(&self, a: &[f32], b: &[u16]) -> f32 {
         // SAFETY: as in `dot`.
         unsafe { self.half.map_or(half::l2_f16 as HalfFn, |h| h.1)(a, b) }
     }
+}
+
+/// `x` rounded to IEEE binary16 (nearest, ties to even), as its bits: the form of the
+/// rows the `*_half` kernels read.
+pub fn to_half(x: f32) -> u16 {
+    half::f32_to_f16(x)
 }
 
 /// The kernels of this process, detected on first use.
