@@ -48,7 +48,7 @@ from urllib.parse import urlsplit
 import numpy as np
 from memlane import AsyncMemory
 from support.fake_server import ChildFakeOpenAI
-from support.measure import exit_skipping_finalization, machine_info, print_table, write_json
+from support.measure import machine_info, print_table, write_json
 from support.precomputed import DEFAULT_SEED, PrecomputedEmbedder, make_dataset, make_vectors
 
 TICK_S = 0.001
@@ -416,4 +416,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-    exit_skipping_finalization()

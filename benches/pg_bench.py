@@ -35,7 +35,6 @@ import numpy as np
 from memlane import AsyncMemory
 from support.measure import (
     REPO_ROOT,
-    exit_skipping_finalization,
     machine_info,
     percentiles_ms,
     print_table,
@@ -246,4 +245,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-    exit_skipping_finalization()

@@ -28,7 +28,6 @@ from typing import Any
 import numpy as np
 from memlane import AsyncMemory, ValidationError
 from support.measure import (
-    exit_skipping_finalization,
     machine_info,
     median_of,
     percentiles_ms,
@@ -416,4 +415,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-    exit_skipping_finalization()

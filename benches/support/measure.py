@@ -8,7 +8,6 @@ import json
 import os
 import platform
 import statistics
-import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,6 @@ import numpy as np
 __all__ = [
     "REPO_ROOT",
     "RESULTS_DIR",
-    "exit_skipping_finalization",
     "machine_info",
     "median_of",
     "percentiles_ms",
@@ -110,18 +108,3 @@ def print_table(title: str, rows: Sequence[tuple[str, str, str]]) -> None:
     print("-" * (sum(widths) + 6))
     for what, figure, note in rows:
         print(f"{what:<{widths[0]}}   {figure:>{widths[1]}}   {note}")
-
-
-def exit_skipping_finalization(code: int = 0) -> None:
-    """Ends the process without running interpreter finalization.
-
-    Why: with memlane's current bindings, a tokio thread that is still handing a finished
-    result to asyncio (``call_soon_threadsafe``) when ``Py_FinalizeEx`` starts cannot get
-    the GIL back, CPython ``pthread_exit``s it from inside Rust frames, and the process
-    aborts (SIGABRT/SIGBUS) after all its work is done: about one run in three on a
-    2-core machine. The benchmarks' figures are written by then, so they leave this way
-    rather than fail CI at random. Remove once memlane shuts its runtime down at exit.
-    """
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)

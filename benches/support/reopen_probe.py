@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from support.measure import exit_skipping_finalization, proc_memory_mb
+from support.measure import proc_memory_mb
 from support.precomputed import PrecomputedEmbedder
 
 #: Enough searches to touch every user's vectors the way a live process would.
@@ -53,4 +53,3 @@ async def probe(folder: str, dims: int, users: int) -> dict[str, float]:
 
 if __name__ == "__main__":
     print(json.dumps(asyncio.run(probe(sys.argv[1], int(sys.argv[2]), int(sys.argv[3])))))
-    exit_skipping_finalization()
