@@ -18,6 +18,7 @@ operation on a memory a racing call deleted. Afterwards:
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 import threading
 from collections import Counter, defaultdict
@@ -26,9 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from memlane import AsyncMemory, Memory
 from memlane.errors import MemoryNotFoundError
+
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.memory_helpers import memory_config, store_kind
 from tests.support.store_dump import contents, db_file, integrity
@@ -140,7 +141,7 @@ async def async_op(memory: AsyncMemory, ledger: Ledger, rng: random.Random, i: i
         ledger.added[mid] = (text, user)
         for v in (1, 2):
             new = f"chain {i} v{v}"
-            if isinstance(await arecord(ledger, "update", lambda: memory.update(mid, new)), dict):
+            if isinstance(await arecord(ledger, "update", lambda new=new: memory.update(mid, new)), dict):
                 ledger.updated[mid].append(new)
         if rng.random() < 0.5 and isinstance(
             await arecord(ledger, "delete", lambda: memory.delete(mid)), dict
@@ -166,7 +167,8 @@ def _thread_ops(sync_memory: Memory, ledger: Ledger, seed: int, targets: list[st
         if roll < 0.35:
             user = rng.choice(USERS + ["churn"])
             text = f"thread {seed} add {i} for {user}"
-            result = ledger.record("add", lambda: sync_memory.add(text, user_id=user, infer=False))
+            result = ledger.record("add", lambda text=text, user=user: sync_memory.add(
+                text, user_id=user, infer=False))
             if isinstance(result, dict):
                 [item] = result["results"]
                 with ledger._lock:
@@ -174,7 +176,8 @@ def _thread_ops(sync_memory: Memory, ledger: Ledger, seed: int, targets: list[st
         elif roll < 0.6:
             target = rng.choice(targets)
             text = f"thread {seed} update {i} of {target[:8]}"
-            result = ledger.record("update", lambda: sync_memory.update(target, text))
+            result = ledger.record("update", lambda target=target, text=text: sync_memory.update(
+                target, text))
             with ledger._lock:
                 (ledger.updated if isinstance(result, dict) else ledger.refused_updates)[
                     target].append(text)
@@ -182,7 +185,7 @@ def _thread_ops(sync_memory: Memory, ledger: Ledger, seed: int, targets: list[st
                     ledger.refused[target] += 1
         elif roll < 0.66:
             target = rng.choice(targets)
-            result = ledger.record("delete", lambda: sync_memory.delete(target))
+            result = ledger.record("delete", lambda target=target: sync_memory.delete(target))
             with ledger._lock:
                 if isinstance(result, dict):
                     ledger.deleted[target] += 1
@@ -190,18 +193,19 @@ def _thread_ops(sync_memory: Memory, ledger: Ledger, seed: int, targets: list[st
                     ledger.refused[target] += 1
         elif roll < 0.9:
             user = rng.choice(USERS)
-            result = ledger.record("search", lambda: sync_memory.search(
+            result = ledger.record("search", lambda user=user: sync_memory.search(
                 f"seed memory {rng.randrange(40)}", user_id=user, limit=5))
             if isinstance(result, dict):
                 assert all(h["user_id"] == user for h in result["results"])
         else:
             user = rng.choice(USERS)
-            ledger.record("get_all", lambda: sync_memory.get_all(user_id=user, limit=1000))
+            ledger.record("get_all", lambda user=user: sync_memory.get_all(
+                user_id=user, limit=1000))
 
 
 def chained(events: list[dict[str, Any]]) -> bool:
     """Each event's old_memory is the previous event's new_memory."""
-    return all(b["old_memory"] == a["new_memory"] for a, b in zip(events, events[1:]))
+    return all(b["old_memory"] == a["new_memory"] for a, b in itertools.pairwise(events))
 
 
 async def test_200_async_ops_and_8_threads_lose_nothing(

@@ -18,6 +18,7 @@ and after each kill checks, on the SQLite file itself and through a reopened mem
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import signal
@@ -29,8 +30,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from memlane import AsyncMemory
+
 from tests.support.det_embedder import DigestEmbedder, digest_vector
 from tests.support.store_dump import db_file, history_rows, integrity, memory_rows
 
@@ -249,10 +250,10 @@ async def test_kill9_loses_no_acknowledged_write(tmp_path: Path, capsys: pytest.
             if round_no == 1:
                 # Die while the store is opening (its rows are being loaded).
                 assert child.seen["opening"].wait(30), "the child never started"
-                time.sleep(rng.uniform(0.0, 0.02))
+                await asyncio.sleep(rng.uniform(0.0, 0.02))
             else:
                 assert child.seen["ready"].wait(30), "the child never opened the store"
-                time.sleep(rng.uniform(0.15, 0.9))
+                await asyncio.sleep(rng.uniform(0.15, 0.9))
             stderr = child.kill()
             kills += 1
             assert "Traceback" not in stderr, stderr

@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from memlane import AsyncMemory
+
 from tests.support.det_embedder import DigestEmbedder
 from tests.support.store_dump import db_file, dump, history_rows, integrity, memory_rows
 
@@ -61,7 +61,8 @@ def run_child(tmp_path: Path, plan: dict[str, Any], *, restricted: bool = False,
     proc = subprocess.Popen(
         [sys.executable, "-X", "faulthandler", "-m", "tests.support.disk_child", str(plan_file)], cwd=REPO,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        preexec_fn=drop_root_file_powers if restricted else None,
+        # Only prctl between fork and exec (async-signal-safe enough; no locks taken).
+        preexec_fn=drop_root_file_powers if restricted else None,  # noqa: PLW1509
     )
     assert proc.stdout is not None and proc.stderr is not None
     lines = []
@@ -137,17 +138,17 @@ async def reopen_and_write(store: Path, model: Model) -> None:
 
 FSIZE_PLANS = {
     # small writes, the disk fills, space comes back
-    "small-writes": dict(workers=8, size=200, margin=64 * 1024, warmup=3, failures=30,
-                         recover=True, after=5),
+    "small-writes": {"workers": 8, "size": 200, "margin": 64 * 1024, "warmup": 3,
+                     "failures": 30, "recover": True, "after": 5},
     # big concurrent writes: a group-committed transaction larger than the page cache
-    "big-batches": dict(workers=96, size=30_000, margin=2_000_000, warmup=1, failures=96,
-                        recover=True, after=2),
+    "big-batches": {"workers": 96, "size": 30_000, "margin": 2_000_000, "warmup": 1,
+                    "failures": 96, "recover": True, "after": 2},
     # the disk is already full when the store is opened
-    "full-at-open": dict(workers=4, size=100, margin=1, limit_before_open=True, warmup=2,
-                         failures=8, recover=True, after=3),
+    "full-at-open": {"workers": 4, "size": 100, "margin": 1, "limit_before_open": True,
+                     "warmup": 2, "failures": 8, "recover": True, "after": 3},
     # killed while the disk is still full (the WAL may end in a torn frame)
-    "killed-while-full": dict(workers=16, size=500, margin=32 * 1024, warmup=2,
-                              failures=20, hold=True),
+    "killed-while-full": {"workers": 16, "size": 500, "margin": 32 * 1024, "warmup": 2,
+                          "failures": 20, "hold": True},
 }
 
 
@@ -201,7 +202,7 @@ def can_restrict(tmp_path_factory: pytest.TempPathFactory) -> None:
     probe.write_text("x")
     probe.chmod(0o444)
     result = subprocess.run([sys.executable, "-c", f"open({str(probe)!r}, 'a')"],
-                            preexec_fn=drop_root_file_powers, capture_output=True)
+                            preexec_fn=drop_root_file_powers, capture_output=True, check=False)
     if result.returncode == 0:
         pytest.skip("cannot run a child that respects file modes (root with no way to "
                     "drop CAP_DAC_OVERRIDE)")

@@ -33,9 +33,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from memlane import AsyncMemory
-from memlane.errors import EmbeddingError, MemlaneError, MemoryNotFoundError, ValidationError
+from memlane.errors import EmbeddingError, MemoryNotFoundError, ValidationError
+
 from tests.support.det_embedder import BadEmbedder
 from tests.support.memory_helpers import snapshot, store_kind, vector_store_config
 from tests.support.store_dump import contents
@@ -227,8 +227,8 @@ async def test_hostile_filters_are_data_never_code(store: Store) -> None:
     memory, problems = store.memory, []
     for filters, expected in FILTERS:
         for name, call in (
-            ("get_all", lambda: memory.get_all(user_id="alice", filters=filters)),
-            ("search", lambda: memory.search("tea", user_id="alice", filters=filters)),
+            ("get_all", lambda f=filters: memory.get_all(user_id="alice", filters=f)),
+            ("search", lambda f=filters: memory.search("tea", user_id="alice", filters=f)),
         ):
             label = f"{name}(filters={filters!r:.80})"
             try:
@@ -324,8 +324,8 @@ async def test_hostile_memory_ids(store: Store) -> None:
     for mid in NOT_FOUND_IDS + NUL_IDS + [real + "\x00", real.upper(), " " + real, real + " ",
                                           real[:-1], store.ids[-1]]:
         expected = (MemoryNotFoundError, ValidationError) if has_nul(mid) else MemoryNotFoundError
-        for call in (lambda: memory.get(mid), lambda: memory.delete(mid),
-                     lambda: memory.update(mid, "new text")):
+        for call in (lambda mid=mid: memory.get(mid), lambda mid=mid: memory.delete(mid),
+                     lambda mid=mid: memory.update(mid, "new text")):
             await store.refused("memory_id", call, expected)
         TRIED["memory_id"] += 1
         before = await store.state()
@@ -340,8 +340,9 @@ async def test_hostile_memory_ids(store: Store) -> None:
             assert await memory.history(mid) == []
         assert await store.state() == before
     for mid in ["", " ", "\n\t", 5, None, b"id", ["id"], {"id": 1}, 1.5, "\ud800", real + "\udfff"]:
-        for call in (lambda: memory.get(mid), lambda: memory.delete(mid),
-                     lambda: memory.update(mid, "new text"), lambda: memory.history(mid)):
+        for call in (lambda mid=mid: memory.get(mid), lambda mid=mid: memory.delete(mid),
+                     lambda mid=mid: memory.update(mid, "new text"),
+                     lambda mid=mid: memory.history(mid)):
             await store.refused("memory_id", call, ValidationError)
 
 
@@ -383,7 +384,7 @@ async def test_lone_surrogates_are_refused(store: Store) -> None:
     problems = []
     for where, call in SURROGATE_CALLS.items():
         problem = await store.check_refused(
-            "surrogate", where, lambda: call(store.memory, store.ids[1]), ValidationError)
+            "surrogate", where, lambda call=call: call(store.memory, store.ids[1]), ValidationError)
         if problem:
             problems.append(problem)
     assert not problems, "\n".join(problems)
@@ -616,7 +617,7 @@ async def test_messages_of_the_wrong_type(store: Store) -> None:
     for messages in BAD_MESSAGES:
         problem = await store.check_refused(
             "argument", f"add(messages={messages!r:.60})",
-            lambda: store.memory.add(messages, user_id="alice", infer=False), ValidationError)
+            lambda m=messages: store.memory.add(m, user_id="alice", infer=False), ValidationError)
         if problem:
             problems.append(problem)
     assert not problems, "\n".join(problems)
@@ -626,7 +627,7 @@ async def test_malformed_arguments(store: Store) -> None:
     problems = []
     for name, call in BAD_CALLS:
         problem = await store.check_refused(
-            "argument", name, lambda: call(store.memory, store.ids[1]), ValidationError)
+            "argument", name, lambda call=call: call(store.memory, store.ids[1]), ValidationError)
         if problem:
             problems.append(problem)
     assert not problems, "\n".join(problems)

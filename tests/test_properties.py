@@ -40,9 +40,9 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-
 from memlane import Memory
 from memlane.errors import MemoryNotFoundError
+
 from tests.support.det_embedder import DigestEmbedder
 from tests.support.memory_helpers import store_kind, vector_store_config
 

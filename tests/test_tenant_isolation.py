@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from memlane import AsyncMemory
 from memlane.errors import ValidationError
+
 from tests.support.det_embedder import DigestEmbedder
 from tests.support.memory_helpers import vector_store_config
 from tests.support.store_dump import contents
@@ -175,7 +175,7 @@ REFUSED_METADATA = [{"user_id": "bob"}, {"agent_id": "a1"}, {"run_id": "r9"},
 async def test_scope_ids_in_metadata_are_refused(world: Any, metadata: dict[str, str]) -> None:
     memory, owner, db = world
     before = contents(db)
-    target = sorted(ids_where(owner, user_id="alice"))[0]
+    target = min(ids_where(owner, user_id="alice"))
     with pytest.raises(ValidationError, match="metadata"):
         await memory.add("smuggled", user_id="alice", metadata=metadata, infer=False)
     with pytest.raises(ValidationError, match="metadata"):
@@ -198,7 +198,7 @@ async def test_nested_scope_keys_in_metadata_are_plain_data(world: Any) -> None:
 
 async def test_update_changes_one_memory_and_never_its_scope(world: Any) -> None:
     memory, owner, db = world
-    target = sorted(ids_where(owner, user_id="alice", agent_id="a1"))[0]
+    target = min(ids_where(owner, user_id="alice", agent_id="a1"))
     before = contents(db)
     await memory.update(target, "alice rewrote this", metadata={"owner": "still alice"})
     after = contents(db)

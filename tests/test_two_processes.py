@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from memlane import AsyncMemory
 from memlane.errors import StoreError
+
 from tests.support.det_embedder import DigestEmbedder
 from tests.support.store_dump import db_file, integrity, memory_rows
 

@@ -28,6 +28,7 @@ import sys
 from typing import Any
 
 from memlane import AsyncMemory
+
 from tests.support.det_embedder import DigestEmbedder
 
 

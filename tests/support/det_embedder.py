@@ -18,8 +18,8 @@ and are passed as ``AsyncMemory(config, embedder=obj)``.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
-from typing import Any, Callable
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -74,7 +74,7 @@ class BadEmbedder(DigestEmbedder):
     ``kind`` is one of :data:`KINDS`; after one bad answer it is disarmed.
     """
 
-    KINDS: dict[str, Callable[[np.ndarray], Any]] = {
+    KINDS: ClassVar[dict[str, Callable[[np.ndarray], Any] | None]] = {
         "nan": lambda v: _poke(v, np.nan),
         "inf": lambda v: _poke(v, np.inf),
         "-inf": lambda v: _poke(v, -np.inf),

@@ -34,6 +34,7 @@ import sys
 from typing import Any
 
 from memlane import AsyncMemory
+
 from tests.support.det_embedder import DigestEmbedder
 
 USERS = ["u0", "u1", "u2", "u3"]

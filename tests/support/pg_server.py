@@ -149,42 +149,53 @@ class PgServer:
             PgServerError: naming the step that failed, with the server log's tail.
         """
         server = cls._prepare()
-        server._run(
-            "initdb",
-            "--auth=trust",
-            "--encoding=UTF8",
-            "--no-locale",
-            "--no-sync",
-            "-U",
-            SUPERUSER,
-            "-D",
-            str(server.data_dir),
-        )
-        server._launch(settings)
+        try:
+            server._run(
+                "initdb",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--no-locale",
+                "--no-sync",
+                "-U",
+                SUPERUSER,
+                "-D",
+                str(server.data_dir),
+            )
+            server._launch(settings)
+        except BaseException:
+            server.stop()  # no server or folder left behind
+            raise
         return server
 
     def start_standby(self) -> PgServer:
         """A streaming-replication hot standby of this server (pg_basebackup -R)."""
         standby = PgServer._prepare(self.bin_dir, self.run_as)
-        standby.data_dir.rmdir()
-        standby._run(
+        try:
+            standby._make_standby_of(self)
+        except BaseException:
+            standby.stop()
+            raise
+        return standby
+
+    def _make_standby_of(self, primary: PgServer) -> None:
+        self.data_dir.rmdir()
+        self._run(
             "pg_basebackup",
             "-h",
             "127.0.0.1",
             "-p",
-            str(self.port),
+            str(primary.port),
             "-U",
             SUPERUSER,
             "-D",
-            str(standby.data_dir),
+            str(self.data_dir),
             "-R",
             "-X",
             "stream",
             "--no-sync",
             "--checkpoint=fast",
         )
-        standby._launch({"hot_standby": "on"})
-        return standby
+        self._launch({"hot_standby": "on"})
 
     @classmethod
     def _prepare(cls, bin_dir: Path | None = None, run_as: str | None = None) -> PgServer:

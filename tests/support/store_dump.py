@@ -183,10 +183,9 @@ def contents(vector_store: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     if vector_store["provider"] == "embedded":
         return _helper.call("contents", str(db_file(settings["path"], settings.get("collection", "memlane"))))
     import psycopg
+    from memlane.providers.stores.postgres.rows import unescape
     from psycopg import sql
     from psycopg.rows import dict_row
-
-    from memlane.providers.stores.postgres.rows import unescape
 
     collection = settings.get("collection", "memlane")
     out: dict[str, list[dict[str, Any]]] = {}

@@ -28,6 +28,7 @@ import time
 from typing import Any
 
 from memlane import AsyncMemory
+
 from tests.support.det_embedder import DigestEmbedder
 
 
@@ -41,7 +42,7 @@ async def main(path: str, dims: int) -> int:
     started = time.monotonic()
     try:
         memory = AsyncMemory(config, embedder=DigestEmbedder(dims))
-    except Exception as err:
+    except Exception as err:  # noqa: BLE001 - reported to the parent
         emit(ev="open_failed", type=type(err).__name__, message=str(err),
              elapsed=time.monotonic() - started)
         return 3
@@ -66,7 +67,7 @@ async def main(path: str, dims: int) -> int:
                 return 0
             else:
                 emit(ev="error", type="UnknownCommand", message=command)
-        except Exception as err:
+        except Exception as err:  # noqa: BLE001 - reported to the parent
             emit(ev="error", type=type(err).__name__, message=str(err))
 
 

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
 from memlane import _native
 from memlane.errors import ValidationError
 from memlane.providers.stores.base import AddOp, DeleteOp, DeleteScopeOp, Op, ResetOp, UpdateOp
-
-T = TypeVar("T")
+from memlane.providers.stores.settle import uncancellable
 
 
 def _vector_bytes(vector: np.ndarray) -> bytes:
@@ -28,8 +26,17 @@ def _vector_bytes(vector: np.ndarray) -> bytes:
 
 def _native_op(op: Op) -> tuple[Any, ...]:
     if isinstance(op, AddOp):
-        return ("add", op.text, _vector_bytes(op.vector), op.user_id, op.agent_id, op.run_id,
-                op.actor_id, op.role, op.metadata_json)
+        return (
+            "add",
+            op.text,
+            _vector_bytes(op.vector),
+            op.user_id,
+            op.agent_id,
+            op.run_id,
+            op.actor_id,
+            op.role,
+            op.metadata_json,
+        )
     if isinstance(op, UpdateOp):
         vector = None if op.vector is None else _vector_bytes(op.vector)
         return ("update", op.memory_id, op.text, vector, op.metadata_json)
@@ -40,23 +47,6 @@ def _native_op(op: Op) -> tuple[Any, ...]:
     if isinstance(op, ResetOp):
         return ("reset",)
     raise TypeError(f"not a store op: {op!r}")
-
-
-async def _uncancellable(write: asyncio.Future[T]) -> T:
-    """Awaits a queued write; if the caller is cancelled meanwhile, still waits for the
-    write to finish (it is applied whole, and takes milliseconds) before re-raising, so
-    that once a cancelled call returns, the store is in its final state."""
-    try:
-        return await asyncio.shield(write)
-    except asyncio.CancelledError:
-        while not write.done():
-            try:
-                await asyncio.wait([write])
-            except asyncio.CancelledError:
-                continue
-        if not write.cancelled():
-            write.exception()  # retrieved, so asyncio does not log it as never retrieved
-        raise
 
 
 class EmbeddedStore:
@@ -77,7 +67,7 @@ class EmbeddedStore:
         return Path(self._native.path)
 
     async def apply(self, ops: Sequence[Op]) -> list[Any]:
-        return await _uncancellable(self._native.apply([_native_op(op) for op in ops]))
+        return await uncancellable(self._native.apply([_native_op(op) for op in ops]))
 
     async def get(self, memory_id: str) -> dict[str, Any]:
         return await self._native.get(memory_id)

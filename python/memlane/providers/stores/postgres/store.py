@@ -15,7 +15,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any
 from uuid import uuid4
 
 import numpy as np
@@ -27,6 +27,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from memlane.config import PostgresStoreSettings
 from memlane.errors import MemlaneError, MemoryNotFoundError, StoreError, ValidationError
 from memlane.providers.stores.base import AddOp, DeleteOp, DeleteScopeOp, Op, ResetOp, UpdateOp
+from memlane.providers.stores.settle import uncancellable
 
 from . import schema
 from .filters_sql import CompiledFilter, SqlDialect, compile_filter
@@ -59,7 +60,6 @@ TRANSACTION_ATTEMPTS = 3
 MAX_EF_SEARCH = 1_000
 _MAX_LIMIT = 2**62
 _RETRYABLE = (pg_errors.DeadlockDetected, pg_errors.SerializationFailure)
-T = TypeVar("T")
 
 
 def _check_limit(limit: Any) -> int:
@@ -80,23 +80,6 @@ def _where(dsn: str) -> str:
         return "the configured database"
     host = parts.get("host") or parts.get("hostaddr") or "localhost"
     return f"{host}:{parts.get('port') or 5432}/{parts.get('dbname') or parts.get('user') or ''}"
-
-
-async def _uncancellable(write: asyncio.Future[T]) -> T:
-    """Awaits a write transaction; a caller cancelled meanwhile still waits for it to end
-    (committed whole or rolled back) before re-raising, so that the state seen once a
-    cancelled call returns is final, as with the embedded store."""
-    try:
-        return await asyncio.shield(write)
-    except asyncio.CancelledError:
-        while not write.done():
-            try:
-                await asyncio.wait([write])
-            except asyncio.CancelledError:
-                continue
-        if not write.cancelled():
-            write.exception()  # retrieved: asyncio must not log it as never retrieved
-        raise
 
 
 class PostgresStore:
@@ -221,7 +204,7 @@ class PostgresStore:
             StoreError: the database failed; nothing changed.
         """
         prepared = self._validate(ops)
-        return await _uncancellable(asyncio.ensure_future(self._transaction(ops, prepared)))
+        return await uncancellable(asyncio.ensure_future(self._transaction(ops, prepared)))
 
     async def _transaction(self, ops: Sequence[Op], prepared: list[Any]) -> list[Any]:
         for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
