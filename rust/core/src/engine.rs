@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
+use crate::ann::{self, IndexOrigin};
 use crate::filter::Filter;
 use crate::kernels::{check_vector, normalised};
 use crate::ops::{Op, Outcome};
@@ -32,6 +33,7 @@ pub struct Engine {
 
 pub(crate) struct Inner {
     path: PathBuf,
+    index_origin: IndexOrigin,
     state: Arc<RwLock<State>>,
     jobs: Option<Sender<Job>>,
     writer: Option<JoinHandle<()>>,
@@ -70,6 +72,16 @@ impl Engine {
     /// The file this engine stores into.
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+
+    /// How the approximate index was obtained when the store was opened.
+    pub fn index_origin(&self) -> IndexOrigin {
+        self.inner.index_origin
+    }
+
+    /// Whether an approximate index currently serves large searches.
+    pub fn has_index(&self) -> bool {
+        self.inner.read_state().index.is_some()
     }
 
     /// The vector length of this store, once known.
@@ -191,12 +203,17 @@ impl Inner {
         if let (None, Some(d)) = (stored, dims) {
             store::write_dims(&conn, d)?;
         }
-        let state = load_state(&mut conn, stored.or(dims).unwrap_or(0))?;
+        let mut state = load_state(&mut conn, stored.or(dims).unwrap_or(0))?;
+        let generation = store::read_generation(&conn)?;
+        let (index, index_origin) = ann::open(path, &state, generation)?;
+        state.index = index;
         let reader = store::open_reader(path)?;
         let state = Arc::new(RwLock::new(state));
         let (jobs, receiver) = mpsc::channel();
         let writer = Writer {
             conn,
+            path: path.to_owned(),
+            generation,
             state: Arc::clone(&state),
             jobs: receiver,
             _lock: lock,
@@ -207,6 +224,7 @@ impl Inner {
             .map_err(|e| Error::Store(format!("cannot start the writer thread: {e}")))?;
         Ok(Inner {
             path: path.to_owned(),
+            index_origin,
             state,
             jobs: Some(jobs),
             writer: Some(writer),

@@ -5,6 +5,7 @@
 //! change goes through one writer thread that applies it in a single transaction, then
 //! publishes it to the in-memory view, so readers only ever see committed data.
 
+mod ann;
 pub mod engine;
 pub mod error;
 pub mod filter;
@@ -21,6 +22,7 @@ pub mod text;
 mod time;
 mod writer;
 
+pub use ann::IndexOrigin;
 pub use engine::Engine;
 pub use error::{Error, Result};
 pub use filter::Filter;

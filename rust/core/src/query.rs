@@ -9,6 +9,7 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 
 use crate::filter::Filter;
+use crate::index::{Candidates, EXACT_SCAN_MAX_KEYS};
 use crate::kernels;
 use crate::record::MemoryRecord;
 use crate::state::{Slot, State};
@@ -85,15 +86,31 @@ pub(crate) fn all_matching(state: &State, filter: &Filter) -> Vec<Arc<MemoryReco
     list(state, filter, usize::MAX)
 }
 
+/// Candidates taken from the graph when a search is too large to scan exactly: at least
+/// this many, however small the limit, so that fusion with keyword scores has a pool.
+const GRAPH_POOL: usize = 100;
+
 /// The `limit` best memories for the request among those matching its filter, best
 /// first, ties broken by age (older first).
+///
+/// Up to `EXACT_SCAN_MAX_KEYS` matching memories (every scoped search in practice),
+/// every one is scored: exact. Beyond, with an approximate index, the graph proposes the
+/// semantically nearest (with the filter applied during its walk) and the keyword scores
+/// the best matches by words; only that pool is scored and ranked.
 pub(crate) fn search(state: &State, request: &SearchRequest<'_>) -> Vec<Hit> {
     if request.limit == 0 {
         return Vec::new();
     }
-    let slots: Vec<Slot> = matching(state, request.filter)
+    let mut slots: Vec<Slot> = matching(state, request.filter)
         .map(|(slot, _)| slot)
         .collect();
+    if let (Some(index), Some(q), true) = (
+        &state.index,
+        request.unit_vector,
+        slots.len() > EXACT_SCAN_MAX_KEYS && request.mode.uses_vectors(),
+    ) {
+        slots = graph_pool(state, index, q, request, slots);
+    }
     let semantic: Vec<f32> = match (request.mode.uses_vectors(), request.unit_vector) {
         (true, Some(q)) if q.len() == state.dims => slots
             .iter()
@@ -146,4 +163,52 @@ pub(crate) fn search(state: &State, request: &SearchRequest<'_>) -> Vec<Hit> {
         .into_iter()
         .filter_map(|(score, _, slot)| state.record(slot).map(|r| (Arc::clone(r), score)))
         .collect()
+}
+
+/// The pool an approximate search scores: the graph's nearest matching memories plus,
+/// for modes that use words, the best keyword matches among all matching memories.
+fn graph_pool(
+    state: &State,
+    index: &crate::index::HnswIndex,
+    query: &[f32],
+    request: &SearchRequest<'_>,
+    matching_slots: Vec<Slot>,
+) -> Vec<Slot> {
+    let pool = request.limit.max(GRAPH_POOL);
+    let admits = |key: u32| {
+        state
+            .slot_of_seq(i64::from(key))
+            .and_then(|slot| state.record(slot))
+            .is_some_and(|record| request.filter.matches(record))
+    };
+    let candidates = Candidates::Filter {
+        admits: &admits,
+        estimate: matching_slots.len(),
+    };
+    let Ok(neighbours) = index.search_filtered(query, pool, pool, candidates) else {
+        return matching_slots; // the graph could not answer: score everything
+    };
+    let mut chosen: Vec<Slot> = neighbours
+        .iter()
+        .filter_map(|n| state.slot_of_seq(i64::from(n.key)))
+        .collect();
+    if !matches!(request.mode, SearchMode::Semantic) {
+        let terms = state.keywords.query_terms(request.text);
+        let bm25 = state.keywords.bm25(&terms, &matching_slots);
+        let mut by_words: Vec<(f32, Slot)> = bm25
+            .into_iter()
+            .zip(matching_slots.iter().copied())
+            .filter(|(score, _)| *score > 0.0)
+            .collect();
+        if by_words.len() > pool {
+            by_words.select_nth_unstable_by(pool - 1, |a, b| {
+                b.0.partial_cmp(&a.0).unwrap_or(Ordering::Equal)
+            });
+            by_words.truncate(pool);
+        }
+        chosen.extend(by_words.into_iter().map(|(_, slot)| slot));
+    }
+    chosen.sort_unstable();
+    chosen.dedup();
+    chosen
 }

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::index::HnswIndex;
 use crate::keywords::KeywordIndex;
 use crate::record::{Field, MemoryRecord};
 
@@ -29,6 +30,10 @@ pub(crate) struct State {
     postings: HashMap<(Field, String), Vec<Slot>>,
     /// Analysed terms of each slot's text, for keyword scoring.
     pub(crate) keywords: KeywordIndex,
+    /// Slot of each memory by rowid: the approximate index is keyed by rowid.
+    by_seq: HashMap<i64, Slot>,
+    /// The approximate index over every vector, for large stores (see `ann.rs`).
+    pub(crate) index: Option<Arc<HnswIndex>>,
 }
 
 impl State {
@@ -92,6 +97,7 @@ impl State {
             }
         }
         self.keywords.set(slot as usize, &record.memory);
+        self.by_seq.insert(record.seq, slot);
         self.by_id.insert(record.id.clone(), slot);
         self.slots[slot as usize] = Some(record);
     }
@@ -132,10 +138,12 @@ impl State {
             }
         }
         self.keywords.remove(slot as usize);
+        self.by_seq.remove(&record.seq);
         self.free.push(slot);
         Some(record)
     }
 
+    /// Empties everything, the approximate index included.
     pub(crate) fn clear(&mut self) {
         *self = State::new(self.dims);
     }
@@ -147,6 +155,11 @@ impl State {
             .enumerate()
             .filter(|(_, r)| r.is_some())
             .map(|(i, _)| i as Slot)
+    }
+
+    /// The slot of the memory with this rowid.
+    pub(crate) fn slot_of_seq(&self, seq: i64) -> Option<Slot> {
+        self.by_seq.get(&seq).copied()
     }
 
     pub(crate) fn record(&self, slot: Slot) -> Option<&Arc<MemoryRecord>> {

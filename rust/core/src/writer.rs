@@ -23,7 +23,7 @@ use crate::ops::{NewMemory, Op, Outcome, Scope};
 use crate::record::{Field, HistoryEvent, MemoryRecord};
 use crate::state::State;
 use crate::time::now_iso;
-use crate::{query, store, Error, Result};
+use crate::{ann, query, store, Error, Result};
 
 /// Most jobs one transaction takes; bounds the latency a job can add to its batch-mates.
 const MAX_BATCH: usize = 512;
@@ -42,8 +42,18 @@ enum Change {
     Clear,
 }
 
+/// A change to the approximate index, keyed by rowid (applied after the state's).
+enum IndexChange {
+    Upsert(u32, Vec<f32>),
+    Remove(u32),
+}
+
 pub(crate) struct Writer {
     pub(crate) conn: Connection,
+    /// The database file (the index snapshot is saved beside it).
+    pub(crate) path: std::path::PathBuf,
+    /// Committed writes so far (the store's generation, see `ann.rs`).
+    pub(crate) generation: u64,
     pub(crate) state: Arc<RwLock<State>>,
     pub(crate) jobs: Receiver<Job>,
     /// Held for the writer's lifetime: the OS releases it when the process dies.
@@ -62,6 +72,7 @@ impl Writer {
                         // Every sender dropped: the engine is closed. Fold the WAL into the
                         // database so that the file is removed when the connection closes.
                         let _ = self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
+                        self.save_index();
                         return;
                     }
                 },
@@ -97,9 +108,45 @@ impl Writer {
         (batch, None)
     }
 
+    /// Saves the approximate index for the next open (best effort: without it the next
+    /// open rebuilds the graph from SQLite, nothing is lost).
+    fn save_index(&self) {
+        let index = self
+            .state
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .index
+            .clone();
+        if let Some(index) = index {
+            let _ = ann::save(&self.path, &index, self.generation);
+        }
+    }
+
+    /// Brings the approximate index up to date with the committed state, building it
+    /// once the store grows past the size where it pays off.
+    fn update_index(&self, changes: Vec<IndexChange>) {
+        let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(index) = state.index.clone() {
+            drop(state); // the index locks internally; readers keep searching meanwhile
+            for change in changes {
+                // A failure leaves the graph without this vector: searches still rescore
+                // every candidate exactly, and the next rebuild includes it.
+                let _ = match change {
+                    IndexChange::Upsert(key, unit) => index.insert(key, &unit).map(|_| true),
+                    IndexChange::Remove(key) => Ok(index.remove(key)),
+                };
+            }
+        } else if state.len() >= ann::INDEX_MIN_MEMORIES && state.dims != 0 {
+            let built = ann::build(&state).ok().flatten().map(Arc::new);
+            drop(state);
+            self.state.write().unwrap_or_else(|e| e.into_inner()).index = built;
+        }
+    }
+
     fn commit(&mut self, batch: Vec<Job>) {
         let mut results = Vec::with_capacity(batch.len());
         let mut changes = Vec::new();
+        let mut index_changes = Vec::new();
         let outcome = (|| -> Result<()> {
             let state = self.state.read().unwrap_or_else(|e| e.into_inner());
             let mut dims = state.dims;
@@ -121,23 +168,49 @@ impl Writer {
                 }
             }
             drop(state);
+            let wrote = results.iter().any(Result::is_ok);
+            if wrote {
+                store::bump_generation(&tx)?;
+            }
             tx.commit()?;
+            if wrote {
+                self.generation += 1;
+            }
             let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
             if state.dims == 0 {
                 state.dims = dims;
             }
             for change in changes.drain(..) {
                 match change {
-                    Change::Insert(record, unit) => state.insert(record, &unit),
-                    Change::Replace(record, unit) => state.replace(record, unit.as_deref()),
-                    Change::Remove(id) => {
-                        state.remove(&id);
+                    Change::Insert(record, unit) => {
+                        if let Some(key) = ann::key_of(record.seq) {
+                            index_changes.push(IndexChange::Upsert(key, unit.clone()));
+                        }
+                        state.insert(record, &unit);
                     }
-                    Change::Clear => state.clear(),
+                    Change::Replace(record, unit) => {
+                        if let (Some(key), Some(u)) = (ann::key_of(record.seq), &unit) {
+                            index_changes.push(IndexChange::Upsert(key, u.clone()));
+                        }
+                        state.replace(record, unit.as_deref());
+                    }
+                    Change::Remove(id) => {
+                        if let Some(key) = state.remove(&id).and_then(|r| ann::key_of(r.seq)) {
+                            index_changes.push(IndexChange::Remove(key));
+                        }
+                    }
+                    Change::Clear => {
+                        state.clear();
+                        index_changes.clear();
+                    }
                 }
             }
             Ok(())
         })();
+        if outcome.is_ok() {
+            // Before answering, so that an acknowledged write is found by every search.
+            self.update_index(index_changes);
+        }
         if let Err(err) = outcome {
             // Nothing of the batch is on disk or in memory: every job fails.
             let message = err.to_string();

@@ -18,6 +18,7 @@ use std::sync::{
 use super::consolidate;
 use super::distance::kernels;
 use super::exact;
+use super::filtered::knn_filtered;
 use super::graph::{Graph, SlotState};
 use super::insert;
 use super::keymap::KeyMap;
@@ -498,10 +499,12 @@ impl HnswIndex {
                 knn(g, q, k, ef, &AdmitAll, &self.scratch)
             }
             Plan::Graph => knn(g, q, k, ef, &AdmitLive, &self.scratch),
-            Plan::GraphFilter(admits) => knn(g, q, k, ef, &AdmitKeys(*admits), &self.scratch),
-            Plan::GraphKeySet(set) => {
+            Plan::GraphFilter(admits, two_hop) => {
+                self.filtered(g, q, k, ef, &AdmitKeys(*admits), *two_hop)
+            }
+            Plan::GraphKeySet(set, two_hop) => {
                 let admits = |key: u32| set.contains(key);
-                knn(g, q, k, ef, &AdmitKeys(&admits), &self.scratch)
+                self.filtered(g, q, k, ef, &AdmitKeys(&admits), *two_hop)
             }
         };
         found
@@ -511,6 +514,23 @@ impl HnswIndex {
                 score: -s.dist,
             })
             .collect()
+    }
+
+    /// A filtered graph search: two-hop expansion, or scoring every reached node.
+    fn filtered(
+        &self,
+        g: &Graph,
+        q: &[f32],
+        k: usize,
+        ef: usize,
+        admit: &AdmitKeys<'_>,
+        two_hop: bool,
+    ) -> Vec<Scored> {
+        if two_hop {
+            knn_filtered(g, q, k, ef, admit, &self.scratch)
+        } else {
+            knn(g, q, k, ef, admit, &self.scratch)
+        }
     }
 
     /// Checks every row of `flat` and returns them in stored form (unit length for

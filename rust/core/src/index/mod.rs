@@ -18,6 +18,7 @@
 mod consolidate;
 pub mod distance;
 mod exact;
+mod filtered;
 mod graph;
 mod hnsw;
 mod insert;
@@ -41,4 +42,6 @@ pub use hnsw::{
     MAX_M, REACHABILITY_CHECK_SHARE,
 };
 pub use metric::Metric;
-pub use planner::{Candidates, EXACT_SCAN_MAX_INDEX, EXACT_SCAN_MAX_KEYS, EXACT_SCAN_MAX_SHARE};
+pub use planner::{
+    Candidates, EXACT_SCAN_MAX_INDEX, EXACT_SCAN_MAX_KEYS, EXACT_SCAN_MAX_SHARE, TWO_HOP_MIN_SHARE,
+};

@@ -11,8 +11,8 @@ use rusqlite::{Connection, OpenFlags};
 use crate::{Error, Result};
 
 pub(crate) use rows::{
-    count, delete_memory, for_each_memory, history, insert_history, insert_memory, read_dims,
-    reset, update_memory, write_dims,
+    bump_generation, count, delete_memory, for_each_memory, history, insert_history, insert_memory,
+    read_dims, read_generation, reset, update_memory, write_dims,
 };
 
 /// Opens the database read-write (creating it if missing) and brings its schema up to date.

@@ -208,3 +208,23 @@ pub(crate) fn write_dims(conn: &Connection, dims: usize) -> Result<()> {
         .execute([dims.to_string()])?;
     Ok(())
 }
+
+/// Marks one more committed write (inside the writer's transaction).
+pub(crate) fn bump_generation(conn: &Connection) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE store_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'",
+    )?
+    .execute([])?;
+    Ok(())
+}
+
+/// The number of committed writes so far (see `bump_generation`).
+pub(crate) fn read_generation(conn: &Connection) -> Result<u64> {
+    let text: String = conn.query_row(
+        "SELECT value FROM store_meta WHERE key = 'generation'",
+        [],
+        |r| r.get(0),
+    )?;
+    text.parse()
+        .map_err(|_| Error::Store(format!("the store's generation {text:?} is corrupt")))
+}

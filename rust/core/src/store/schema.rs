@@ -37,6 +37,10 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX history_by_memory ON history (memory_id, seq);
     CREATE TABLE store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+    // 1 -> 2: a generation number, bumped by every committed write, so that derived
+    // state saved beside the database (the vector index snapshot) knows which version of
+    // the data it describes.
+    "INSERT OR IGNORE INTO store_meta (key, value) VALUES ('generation', '0');",
 ];
 
 /// The schema version this build writes.
