@@ -23,6 +23,9 @@ class Store:
     def dims(self) -> int | None: ...
     @property
     def closed(self) -> bool: ...
+    @property
+    def index_origin(self) -> str:
+        """"none" (store too small for a graph), "loaded" (current snapshot) or "built"."""
     def count(self) -> int: ...
     def apply(self, ops: list[tuple[Any, ...]]) -> Awaitable[list[dict[str, Any] | None]]:
         """Op tuples (see rust/py/src/ops.rs), applied in one transaction."""

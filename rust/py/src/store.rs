@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use memlane_core::{Engine, Error, Filter, SearchMode};
+use memlane_core::{Engine, Error, Filter, IndexOrigin, SearchMode};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
@@ -66,6 +66,17 @@ impl Store {
     #[getter]
     fn dims(&self) -> PyResult<Option<usize>> {
         Ok(self.engine()?.dims())
+    }
+
+    /// How the approximate index was obtained at open: "none" (store too small),
+    /// "loaded" (from a current snapshot) or "built" (from SQLite).
+    #[getter]
+    fn index_origin(&self) -> PyResult<&'static str> {
+        Ok(match self.engine()?.index_origin() {
+            IndexOrigin::None => "none",
+            IndexOrigin::Loaded => "loaded",
+            IndexOrigin::Built => "built",
+        })
     }
 
     /// Number of memories stored.

@@ -66,6 +66,11 @@ class EmbeddedStore:
     def path(self) -> Path:
         return Path(self._native.path)
 
+    @property
+    def index_origin(self) -> str:
+        """How the approximate index came to be at open: "none", "loaded" or "built"."""
+        return self._native.index_origin
+
     async def apply(self, ops: Sequence[Op]) -> list[Any]:
         return await uncancellable(self._native.apply([_native_op(op) for op in ops]))
 
