@@ -26,7 +26,9 @@ class TableEmbedder:
 
     def __init__(self, dims: int = DIMS) -> None:
         self.dims = dims
-        self.table = np.random.default_rng(7).standard_normal((MEMORIES + QUERIES, dims)).astype(np.float32)
+        self.table = (
+            np.random.default_rng(7).standard_normal((MEMORIES + QUERIES, dims)).astype(np.float32)
+        )
 
     async def embed(self, texts: list[str]) -> np.ndarray:
         return np.stack([self.table[int(t[1:])] for t in texts])
@@ -36,8 +38,10 @@ class TableEmbedder:
 
 
 def config(path: Path) -> dict:
-    return {"vector_store": {"provider": "embedded", "config": {"path": str(path)}},
-            "search": {"mode": "semantic"}}
+    return {
+        "vector_store": {"provider": "embedded", "config": {"path": str(path)}},
+        "search": {"mode": "semantic"},
+    }
 
 
 ALL_USERS = {"user_id": {"in": [f"u{i}" for i in range(USERS)]}}
@@ -47,8 +51,11 @@ async def fill(path: Path) -> None:
     async with AsyncMemory(config(path), embedder=TableEmbedder()) as memory:
         for start in range(0, MEMORIES, BATCH):
             for user in range(USERS):
-                messages = [{"role": "user", "content": f"m{i}"}
-                            for i in range(start, min(start + BATCH, MEMORIES)) if i % USERS == user]
+                messages = [
+                    {"role": "user", "content": f"m{i}"}
+                    for i in range(start, min(start + BATCH, MEMORIES))
+                    if i % USERS == user
+                ]
                 await memory.add(messages, user_id=f"u{user}", infer=False)
 
 
@@ -98,7 +105,9 @@ def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-async def test_current_snapshot_is_loaded_and_answers_like_the_exact_scan(pristine: Path, tmp_path: Path) -> None:
+async def test_current_snapshot_is_loaded_and_answers_like_the_exact_scan(
+    pristine: Path, tmp_path: Path
+) -> None:
     store = tmp_path / "s"
     shutil.copytree(pristine, store)
     origin, tops = await answers(store)
@@ -124,7 +133,10 @@ async def wrong_dimension(store: Path, tmp_path: Path) -> None:
 
     async with AsyncMemory(config(other), embedder=table) as memory:
         for start in range(0, MEMORIES, BATCH):
-            messages = [{"role": "user", "content": f"m{i}"} for i in range(start, min(start + BATCH, MEMORIES))]
+            messages = [
+                {"role": "user", "content": f"m{i}"}
+                for i in range(start, min(start + BATCH, MEMORIES))
+            ]
             await memory.add(messages, user_id="u0", infer=False)
     shutil.copy(other / "memlane.db.hnsw", store / "memlane.db.hnsw")
 
@@ -139,7 +151,9 @@ FAULTS: dict[str, Callable[[Path], None]] = {
 
 
 @pytest.mark.parametrize("fault", [*FAULTS, "stale", "wrong-dimension"])
-async def test_faulty_snapshot_is_rebuilt_from_sqlite(pristine: Path, tmp_path: Path, fault: str) -> None:
+async def test_faulty_snapshot_is_rebuilt_from_sqlite(
+    pristine: Path, tmp_path: Path, fault: str
+) -> None:
     store = tmp_path / "s"
     shutil.copytree(pristine, store)
     if fault == "stale":

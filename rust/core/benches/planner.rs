@@ -53,9 +53,13 @@ fn main() {
         "keys", "share", "list scan", "full scan", "graph", "ef", "recall"
     );
     let mut rng = Rng::new(7);
-    for c in [
-        100, 300, 1_000, 2_000, 4_000, 6_000, 8_000, 10_000, 12_000, 16_000, 32_000,
-    ] {
+    let sizes = match arg("keys", 0) {
+        0 => vec![
+            100, 300, 1_000, 2_000, 4_000, 6_000, 8_000, 10_000, 12_000, 16_000, 32_000,
+        ],
+        c => vec![c],
+    };
+    for c in sizes {
         if c > n {
             break;
         }
