@@ -149,7 +149,9 @@ def main() -> None:
     except ImportError:  # pragma: no cover
         pass
     machine["OPENBLAS_CORETYPE"] = os.environ.get("OPENBLAS_CORETYPE")
-    print(f"{n} x {dims} vectors, {nq} queries; {machine['cpu']}; load {machine['load_average_1m']:.1f}")
+    print(
+        f"{n} x {dims} vectors, {nq} queries; {machine['cpu']}; load {machine['load_average_1m']:.1f}"
+    )
 
     rng = np.random.default_rng(SEED)
     all_ = make_vectors(n + nq, dims, clusters=1_000, rng=rng)
@@ -175,8 +177,12 @@ def main() -> None:
         lib.build(data, ids, THREADS)
         wall, cpu = time.perf_counter() - w, time.process_time() - c
         rss = (trimmed_rss_mb() - rss0) * 2**20 / n
-        build[lib.name] = {"wall_s": wall, "cpu_s": cpu, "rss_bytes_per_vector": rss,
-                           "own_bytes_per_vector": lib.memory_bytes() / n if lib.memory_bytes() else None}
+        build[lib.name] = {
+            "wall_s": wall,
+            "cpu_s": cpu,
+            "rss_bytes_per_vector": rss,
+            "own_bytes_per_vector": lib.memory_bytes() / n if lib.memory_bytes() else None,
+        }
         print(f"built {lib.name}: {wall:.1f} s wall, {cpu:.1f} s CPU, {rss:.0f} B/vector (RSS)")
     results["build"] = build
 
@@ -186,13 +192,23 @@ def main() -> None:
         ef, r = sweep(lib, queries, truth, RECALL)
         lib.set_ef(ef)
         with limit_blas(1):
-            wall, cpu, got = timed(passes, lambda lib=lib: one_by_one(lambda q: lib.query(q, K), queries))
+            wall, cpu, got = timed(
+                passes, lambda lib=lib: one_by_one(lambda q: lib.query(q, K), queries)
+            )
         wall2, cpu2, got2 = timed(passes, lambda lib=lib: lib.batch(queries, K, THREADS))
-        qps[lib.name] = {"ef": ef, "recall": recall(got, truth), "qps_1t": nq / wall,
-                         "cpu_us_per_query_1t": cpu / nq * 1e6, "qps_2t_batch": nq / wall2,
-                         "cpu_us_per_query_2t": cpu2 / nq * 1e6, "recall_2t": recall(got2, truth)}
-        print(f"{lib.name}: ef {ef} recall {qps[lib.name]['recall']:.3f} "
-              f"{nq / wall:.0f} QPS 1-thread, {nq / wall2:.0f} QPS 2-thread batch")
+        qps[lib.name] = {
+            "ef": ef,
+            "recall": recall(got, truth),
+            "qps_1t": nq / wall,
+            "cpu_us_per_query_1t": cpu / nq * 1e6,
+            "qps_2t_batch": nq / wall2,
+            "cpu_us_per_query_2t": cpu2 / nq * 1e6,
+            "recall_2t": recall(got2, truth),
+        }
+        print(
+            f"{lib.name}: ef {ef} recall {qps[lib.name]['recall']:.3f} "
+            f"{nq / wall:.0f} QPS 1-thread, {nq / wall2:.0f} QPS 2-thread batch"
+        )
 
     def numpy_one(q: np.ndarray) -> np.ndarray:
         s = data @ q
@@ -203,26 +219,44 @@ def main() -> None:
         wall, cpu, got = timed(passes, lambda: one_by_one(numpy_one, queries))
     with limit_blas(THREADS):
         wall2, cpu2, _ = timed(passes, lambda: exact_top_k(data, queries))
-    qps["numpy"] = {"ef": None, "recall": recall(got, truth), "qps_1t": nq / wall,
-                    "cpu_us_per_query_1t": cpu / nq * 1e6, "qps_2t_batch": nq / wall2,
-                    "cpu_us_per_query_2t": cpu2 / nq * 1e6}
+    qps["numpy"] = {
+        "ef": None,
+        "recall": recall(got, truth),
+        "qps_1t": nq / wall,
+        "cpu_us_per_query_1t": cpu / nq * 1e6,
+        "qps_2t_batch": nq / wall2,
+        "cpu_us_per_query_2t": cpu2 / nq * 1e6,
+    }
     results["qps"] = qps
 
     # 4. scoped: 1,000 users x 100 vectors, one user per query (contiguous ids).
     rng = np.random.default_rng(SEED + 1)
     user_of = rng.integers(0, users_small, nq)
-    allowed_small = [np.arange(u * per_small, (u + 1) * per_small, dtype=np.uint32) for u in range(users_small)]
-    scoped_truth = np.stack([
-        u * per_small + exact_top_k(data[u * per_small : (u + 1) * per_small], queries[i : i + 1])[0]
-        for i, u in enumerate(user_of)
-    ])
+    allowed_small = [
+        np.arange(u * per_small, (u + 1) * per_small, dtype=np.uint32) for u in range(users_small)
+    ]
+    scoped_truth = np.stack(
+        [
+            u * per_small
+            + exact_top_k(data[u * per_small : (u + 1) * per_small], queries[i : i + 1])[0]
+            for i, u in enumerate(user_of)
+        ]
+    )
     scoped: dict[str, Any] = {}
     mem = next((lib for lib in libs if lib.name == "memlane"), None)
     hnsw = next((lib for lib in libs if lib.name == "hnswlib"), None)
     if mem is not None:
-        wall, cpu, got = timed(passes, lambda: np.stack([
-            mem.query(queries[i], K, allowed=allowed_small[u]) for i, u in enumerate(user_of)]))
-        scoped["memlane"] = {"qps": nq / wall, "cpu_us": cpu / nq * 1e6, "recall": recall(got, scoped_truth)}
+        wall, cpu, got = timed(
+            passes,
+            lambda: np.stack(
+                [mem.query(queries[i], K, allowed=allowed_small[u]) for i, u in enumerate(user_of)]
+            ),
+        )
+        scoped["memlane"] = {
+            "qps": nq / wall,
+            "cpu_us": cpu / nq * 1e6,
+            "recall": recall(got, scoped_truth),
+        }
 
     def numpy_user(i: int, u: int) -> np.ndarray:
         sub = data[u * per_small : (u + 1) * per_small]
@@ -231,27 +265,47 @@ def main() -> None:
         return u * per_small + top[np.argsort(-s[top])]
 
     with limit_blas(1):
-        wall, cpu, got = timed(passes, lambda: np.stack([numpy_user(i, u) for i, u in enumerate(user_of)]))
-    scoped["numpy"] = {"qps": nq / wall, "cpu_us": cpu / nq * 1e6, "recall": recall(got, scoped_truth)}
+        wall, cpu, got = timed(
+            passes, lambda: np.stack([numpy_user(i, u) for i, u in enumerate(user_of)])
+        )
+    scoped["numpy"] = {
+        "qps": nq / wall,
+        "cpu_us": cpu / nq * 1e6,
+        "recall": recall(got, scoped_truth),
+    }
     if hnsw is not None:
         # A Python callback per visited node over a 0.1 % filter walks most of the graph:
         # time a subset of the queries.
         sub = max(10, nq // 50)
         hnsw.set_ef(qps["hnswlib"]["ef"])
-        wall, cpu, got = timed(passes, lambda: np.stack([
-            hnsw.query(queries[i], K, allowed_range=(u * per_small, (u + 1) * per_small))
-            for i, u in enumerate(user_of[:sub])]))
-        scoped["hnswlib_filter"] = {"qps": sub / wall, "cpu_us": cpu / sub * 1e6,
-                                    "recall": recall(got, scoped_truth[:sub]), "queries": sub}
+        wall, cpu, got = timed(
+            passes,
+            lambda: np.stack(
+                [
+                    hnsw.query(queries[i], K, allowed_range=(u * per_small, (u + 1) * per_small))
+                    for i, u in enumerate(user_of[:sub])
+                ]
+            ),
+        )
+        scoped["hnswlib_filter"] = {
+            "qps": sub / wall,
+            "cpu_us": cpu / sub * 1e6,
+            "recall": recall(got, scoped_truth[:sub]),
+            "queries": sub,
+        }
     results["scoped_1000x100"] = scoped
 
     # 5. scoped: 10 users x 10,000 vectors, recall >= 0.99.
     user_big = rng.integers(0, users_big, nq)
-    allowed_big = [np.arange(u * per_big, (u + 1) * per_big, dtype=np.uint32) for u in range(users_big)]
-    big_truth = np.stack([
-        u * per_big + exact_top_k(data[u * per_big : (u + 1) * per_big], queries[i : i + 1])[0]
-        for i, u in enumerate(user_big)
-    ])
+    allowed_big = [
+        np.arange(u * per_big, (u + 1) * per_big, dtype=np.uint32) for u in range(users_big)
+    ]
+    big_truth = np.stack(
+        [
+            u * per_big + exact_top_k(data[u * per_big : (u + 1) * per_big], queries[i : i + 1])[0]
+            for i, u in enumerate(user_big)
+        ]
+    )
     big: dict[str, Any] = {}
     sub = nq if mem is None else max(50, nq // 5)
     for lib, kw_of in (
@@ -262,8 +316,12 @@ def main() -> None:
             continue
         count = nq if lib.name == "memlane" else sub
 
-        def run(lib: Library = lib, kw_of: Callable[[int], dict[str, Any]] = kw_of, count: int = count) -> np.ndarray:
-            return np.stack([lib.query(queries[i], K, **kw_of(u)) for i, u in enumerate(user_big[:count])])
+        def run(
+            lib: Library = lib, kw_of: Callable[[int], dict[str, Any]] = kw_of, count: int = count
+        ) -> np.ndarray:
+            return np.stack(
+                [lib.query(queries[i], K, **kw_of(u)) for i, u in enumerate(user_big[:count])]
+            )
 
         chosen, r = EF_LADDER[-1], 0.0
         for ef in EF_LADDER:
@@ -275,8 +333,12 @@ def main() -> None:
         lib.set_ef(chosen)
         wall, cpu, got = timed(passes, run)
         big[lib.name if lib.name == "memlane" else "hnswlib_filter"] = {
-            "ef": chosen, "qps": count / wall, "cpu_us": cpu / count * 1e6,
-            "recall": recall(got, big_truth[:count]), "queries": count}
+            "ef": chosen,
+            "qps": count / wall,
+            "cpu_us": cpu / count * 1e6,
+            "recall": recall(got, big_truth[:count]),
+            "queries": count,
+        }
     results["scoped_10x10000"] = big
 
     report(results, libs)
@@ -285,42 +347,85 @@ def main() -> None:
 
 
 def report(r: dict[str, Any], libs: list[Library]) -> None:
-    rows = [("library", "build 2T wall / CPU s | B/vector RSS (own)",
-             "ef@0.95 recall | 1T QPS (CPU us/q) | 2T batch QPS (CPU us/q)")]
+    rows = [
+        (
+            "library",
+            "build 2T wall / CPU s | B/vector RSS (own)",
+            "ef@0.95 recall | 1T QPS (CPU us/q) | 2T batch QPS (CPU us/q)",
+        )
+    ]
     for name, q in r["qps"].items():
         b = r["build"].get(name)
-        build = (f"{b['wall_s']:.1f} / {b['cpu_s']:.1f} | {b['rss_bytes_per_vector']:.0f}"
-                 + (f" ({b['own_bytes_per_vector']:.0f})" if b["own_bytes_per_vector"] else "")
-                 if b else "-")
-        rows.append((name, build,
-                     f"{q['ef'] or '-'} {q['recall']:.3f} | {q['qps_1t']:.0f} ({q['cpu_us_per_query_1t']:.0f})"
-                     f" | {q['qps_2t_batch']:.0f} ({q['cpu_us_per_query_2t']:.0f})"))
+        build = (
+            f"{b['wall_s']:.1f} / {b['cpu_s']:.1f} | {b['rss_bytes_per_vector']:.0f}"
+            + (f" ({b['own_bytes_per_vector']:.0f})" if b["own_bytes_per_vector"] else "")
+            if b
+            else "-"
+        )
+        one = f"{q['qps_1t']:.0f} ({q['cpu_us_per_query_1t']:.0f})"
+        two = f"{q['qps_2t_batch']:.0f} ({q['cpu_us_per_query_2t']:.0f})"
+        rows.append((name, build, f"{q['ef'] or '-'} {q['recall']:.3f} | {one} | {two}"))
     print_table(f"ANN: {r['n']} x {r['dims']}, {r['queries']} queries, k={K}", rows)
     s = r["scoped_1000x100"]
-    print_table("scoped: 1,000 users x 100 vectors, one user per query",
-                [("path", "QPS (CPU us/q)", "recall@10")]
-                + [(k, f"{v['qps']:.0f} ({v['cpu_us']:.1f})", f"{v['recall']:.3f}") for k, v in s.items()])
+    print_table(
+        "scoped: 1,000 users x 100 vectors, one user per query",
+        [("path", "QPS (CPU us/q)", "recall@10")]
+        + [(k, f"{v['qps']:.0f} ({v['cpu_us']:.1f})", f"{v['recall']:.3f}") for k, v in s.items()],
+    )
     b = r["scoped_10x10000"]
-    print_table("scoped: 10 users x 10,000 vectors, recall@10 >= 0.99",
-                [("path", "QPS (CPU us/q)", "ef, recall@10")]
-                + [(k, f"{v['qps']:.0f} ({v['cpu_us']:.0f})", f"{v['ef']}, {v['recall']:.3f}") for k, v in b.items()])
+    print_table(
+        "scoped: 10 users x 10,000 vectors, recall@10 >= 0.99",
+        [("path", "QPS (CPU us/q)", "ef, recall@10")]
+        + [
+            (k, f"{v['qps']:.0f} ({v['cpu_us']:.0f})", f"{v['ef']}, {v['recall']:.3f}")
+            for k, v in b.items()
+        ],
+    )
     q = r["qps"]
     targets: list[tuple[str, str, str]] = []
 
     def ratio(what: str, a: float | None, b: float | None, want: float) -> None:
         if a and b:
-            targets.append((what, f"{a / b:.2f}x", f"target >= {want}x: {'met' if a / b >= want else 'MISSED'}"))
+            targets.append(
+                (
+                    what,
+                    f"{a / b:.2f}x",
+                    f"target >= {want}x: {'met' if a / b >= want else 'MISSED'}",
+                )
+            )
 
-    g = lambda d, *ks: (lambda v: v)(d.get(ks[0], {}).get(ks[1]) if ks[0] in d else None)  # noqa: E731
+    def g(d: dict[str, Any], name: str, key: str) -> float | None:
+        return d.get(name, {}).get(key)
+
     ratio("1-thread QPS vs hnswlib", g(q, "memlane", "qps_1t"), g(q, "hnswlib", "qps_1t"), 1.2)
     ratio("1-thread QPS vs faiss", g(q, "memlane", "qps_1t"), g(q, "faiss", "qps_1t"), 1.0)
-    ratio("2-thread batch QPS vs hnswlib", g(q, "memlane", "qps_2t_batch"), g(q, "hnswlib", "qps_2t_batch"), 1.0)
+    ratio(
+        "2-thread batch QPS vs hnswlib",
+        g(q, "memlane", "qps_2t_batch"),
+        g(q, "hnswlib", "qps_2t_batch"),
+        1.0,
+    )
     bl = r["build"]
     if "memlane" in bl and "hnswlib" in bl:
-        ratio("build speed vs hnswlib (time ratio)", bl["hnswlib"]["wall_s"], bl["memlane"]["wall_s"], 1.0)
-    ratio("scoped 1000x100 vs hnswlib filter", g(s, "memlane", "qps"), g(s, "hnswlib_filter", "qps"), 100)
+        ratio(
+            "build speed vs hnswlib (time ratio)",
+            bl["hnswlib"]["wall_s"],
+            bl["memlane"]["wall_s"],
+            1.0,
+        )
+    ratio(
+        "scoped 1000x100 vs hnswlib filter",
+        g(s, "memlane", "qps"),
+        g(s, "hnswlib_filter", "qps"),
+        100,
+    )
     ratio("scoped 1000x100 vs numpy", g(s, "memlane", "qps"), g(s, "numpy", "qps"), 1.0)
-    ratio("scoped 10x10000 vs hnswlib filter", g(b, "memlane", "qps"), g(b, "hnswlib_filter", "qps"), 2.0)
+    ratio(
+        "scoped 10x10000 vs hnswlib filter",
+        g(b, "memlane", "qps"),
+        g(b, "hnswlib_filter", "qps"),
+        2.0,
+    )
     if targets:
         print_table("targets", [("what", "ratio", "")] + targets)
 

@@ -18,13 +18,13 @@ use std::sync::{
 use super::consolidate;
 use super::distance::kernels;
 use super::exact;
-use super::filtered::knn_filtered;
 use super::graph::{Graph, SlotState};
 use super::insert;
 use super::keymap::KeyMap;
 use super::level::draw_level;
 use super::metric::{self, Metric};
 use super::par::{for_each_chunk, resolve_threads};
+use super::params::{HnswParams, MemoryUsage, Neighbour};
 use super::planner::{plan, Candidates, Plan};
 use super::scored::Scored;
 use super::search::{knn, AdmitAll, AdmitKeys, AdmitLive};
@@ -40,90 +40,6 @@ pub const CONSOLIDATE_MIN: usize = 64;
 /// once the nodes inserted since the last check reach this share of the index: the
 /// check is one walk of level 0, so its cost per insert stays constant.
 pub const REACHABILITY_CHECK_SHARE: f64 = 0.05;
-/// Largest `m` accepted (level-0 lists hold `2m` links).
-pub const MAX_M: usize = 128;
-/// Largest vector length accepted.
-pub const MAX_DIMS: usize = 65_536;
-
-/// Build and search parameters.
-#[derive(Clone, Debug, PartialEq)]
-pub struct HnswParams {
-    /// Vector length.
-    pub dims: usize,
-    /// How vectors are compared.
-    pub metric: Metric,
-    /// Links per node on levels >= 1 (level 0 holds 2m). hnswlib's `M`.
-    pub m: usize,
-    /// Candidates considered when linking a node (the paper's `efConstruction`).
-    pub ef_construction: usize,
-    /// Default candidates kept by a search when the caller passes `ef = 0`.
-    pub ef_search: usize,
-    /// Seed of the level generator.
-    pub seed: u64,
-}
-
-impl HnswParams {
-    /// hnswlib's usual defaults: m = 16, ef_construction = 200; ef_search = 64.
-    pub fn new(dims: usize, metric: Metric) -> Self {
-        HnswParams {
-            dims,
-            metric,
-            m: 16,
-            ef_construction: 200,
-            ef_search: 64,
-            seed: 0x6d65_6d6c_616e_6533,
-        }
-    }
-
-    pub(crate) fn validate(&self) -> Result<()> {
-        if self.dims == 0 || self.dims > MAX_DIMS {
-            return Err(Error::invalid(format!(
-                "dims must be in 1..={MAX_DIMS}, got {}",
-                self.dims
-            )));
-        }
-        if self.m < 2 || self.m > MAX_M {
-            return Err(Error::invalid(format!(
-                "m must be in 2..={MAX_M}, got {}",
-                self.m
-            )));
-        }
-        if self.ef_construction == 0 || self.ef_search == 0 {
-            return Err(Error::invalid(
-                "ef_construction and ef_search must be positive",
-            ));
-        }
-        Ok(())
-    }
-}
-
-/// A search hit: the caller's key and its score (higher is better; see [`Metric`]).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Neighbour {
-    pub key: u32,
-    pub score: f32,
-}
-
-/// Memory held by an index.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct MemoryUsage {
-    /// Bytes of every array, list and map the index owns (capacity, not just length).
-    pub bytes: usize,
-    /// Live vectors.
-    pub vectors: usize,
-}
-
-impl MemoryUsage {
-    /// Bytes per live vector (0 for an empty index).
-    pub fn per_vector(&self) -> f64 {
-        if self.vectors == 0 {
-            0.0
-        } else {
-            self.bytes as f64 / self.vectors as f64
-        }
-    }
-}
-
 /// The writer's private state.
 #[derive(Default)]
 pub(crate) struct Writer {
@@ -499,12 +415,10 @@ impl HnswIndex {
                 knn(g, q, k, ef, &AdmitAll, &self.scratch)
             }
             Plan::Graph => knn(g, q, k, ef, &AdmitLive, &self.scratch),
-            Plan::GraphFilter(admits, two_hop) => {
-                self.filtered(g, q, k, ef, &AdmitKeys(*admits), *two_hop)
-            }
-            Plan::GraphKeySet(set, two_hop) => {
+            Plan::GraphFilter(admits) => knn(g, q, k, ef, &AdmitKeys(*admits), &self.scratch),
+            Plan::GraphKeySet(set) => {
                 let admits = |key: u32| set.contains(key);
-                self.filtered(g, q, k, ef, &AdmitKeys(&admits), *two_hop)
+                knn(g, q, k, ef, &AdmitKeys(&admits), &self.scratch)
             }
         };
         found
@@ -514,23 +428,6 @@ impl HnswIndex {
                 score: -s.dist,
             })
             .collect()
-    }
-
-    /// A filtered graph search: two-hop expansion, or scoring every reached node.
-    fn filtered(
-        &self,
-        g: &Graph,
-        q: &[f32],
-        k: usize,
-        ef: usize,
-        admit: &AdmitKeys<'_>,
-        two_hop: bool,
-    ) -> Vec<Scored> {
-        if two_hop {
-            knn_filtered(g, q, k, ef, admit, &self.scratch)
-        } else {
-            knn(g, q, k, ef, admit, &self.scratch)
-        }
     }
 
     /// Checks every row of `flat` and returns them in stored form (unit length for

@@ -13,12 +13,12 @@
 //! - `level`, `select`, `search`, `insert` — the paper's algorithms 1, 2, 4 and 5;
 //! - `consolidate` — tombstone repair and slot recycling;
 //! - `exact`, `planner` — exact scan and the choice between scan and graph;
-//! - `hnsw` — [`HnswIndex`], the public API; `persist/` — snapshots.
+//! - `hnsw` — [`HnswIndex`], the public API; `params` — its parameters and results;
+//!   `persist/` — snapshots.
 
 mod consolidate;
 pub mod distance;
 mod exact;
-mod filtered;
 mod graph;
 mod hnsw;
 mod insert;
@@ -26,6 +26,7 @@ mod keymap;
 mod level;
 mod metric;
 mod par;
+mod params;
 mod persist;
 mod planner;
 mod scored;
@@ -37,11 +38,7 @@ mod visited;
 mod tests;
 
 pub use distance::Kernels;
-pub use hnsw::{
-    HnswIndex, HnswParams, MemoryUsage, Neighbour, CONSOLIDATE_MIN, CONSOLIDATE_SHARE, MAX_DIMS,
-    MAX_M, REACHABILITY_CHECK_SHARE,
-};
+pub use hnsw::{HnswIndex, CONSOLIDATE_MIN, CONSOLIDATE_SHARE, REACHABILITY_CHECK_SHARE};
 pub use metric::Metric;
-pub use planner::{
-    Candidates, EXACT_SCAN_MAX_INDEX, EXACT_SCAN_MAX_KEYS, EXACT_SCAN_MAX_SHARE, TWO_HOP_MIN_SHARE,
-};
+pub use params::{HnswParams, MemoryUsage, Neighbour, MAX_DIMS, MAX_M};
+pub use planner::{Candidates, EXACT_SCAN_MAX_INDEX, EXACT_SCAN_MAX_KEYS, EXACT_SCAN_MAX_SHARE};

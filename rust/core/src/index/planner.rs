@@ -4,8 +4,7 @@
 //! - a short list of keys (one user's memories) -> exact SIMD scan over just those
 //!   vectors: exact results, and cheaper than walking the graph;
 //! - a long list, or a predicate that admits a large share -> HNSW with the filter
-//!   applied during traversal (`filtered.rs`, two-hop expansion through rejected
-//!   nodes; `search.rs` scoring every node below [`TWO_HOP_MIN_SHARE`]);
+//!   applied during traversal (`search.rs`);
 //! - a predicate that admits a tiny share -> exact scan over every node, testing the
 //!   predicate first: a filtered graph search would have to expand about
 //!   `ef / selectivity` nodes before it holds `ef` admitted ones, more than the scan.
@@ -74,19 +73,11 @@ pub(crate) enum Plan<'a> {
     ScanAll(Option<&'a (dyn Fn(u32) -> bool + Sync)>),
     /// Graph search, no filter.
     Graph,
-    /// Graph search, filtered by a caller's predicate; two-hop expansion if `true`.
-    GraphFilter(&'a (dyn Fn(u32) -> bool + Sync), bool),
-    /// Graph search, filtered by membership in a key list; two-hop expansion if `true`.
-    GraphKeySet(KeySet, bool),
+    /// Graph search, filtered by a caller's predicate.
+    GraphFilter(&'a (dyn Fn(u32) -> bool + Sync)),
+    /// Graph search, filtered by membership in a key list.
+    GraphKeySet(KeySet),
 }
-
-/// A filtered graph search whose filter admits at least this share of the keys looks
-/// through rejected nodes (ACORN-1 two-hop expansion, `filtered.rs`) instead of
-/// scoring them. Measured on the test fixture (5,000 x 64, ef 64): two-hop reaches
-/// recall@10 0.999 at 5 % and 1.0 at 10 % and 20 %, but only 0.55 at 1 % and 0.02 at
-/// 0.1 %, where the admitted nodes are too sparse to stay connected through one hop;
-/// below it the walk scores every node it reaches, as hnswlib does.
-pub const TWO_HOP_MIN_SHARE: f64 = 0.05;
 
 /// Chooses the plan for `candidates` over an index of `live` keys.
 pub(crate) fn plan<'a>(candidates: Candidates<'a>, live: usize) -> Plan<'a> {
@@ -96,17 +87,13 @@ pub(crate) fn plan<'a>(candidates: Candidates<'a>, live: usize) -> Plan<'a> {
         Candidates::All if live <= EXACT_SCAN_MAX_INDEX => Plan::ScanAll(None),
         Candidates::All => Plan::Graph,
         Candidates::Keys(keys) if small(keys.len()) => Plan::ScanKeys(keys),
-        Candidates::Keys(keys) => {
-            Plan::GraphKeySet(KeySet::new(keys), share(keys.len()) >= TWO_HOP_MIN_SHARE)
-        }
+        Candidates::Keys(keys) => Plan::GraphKeySet(KeySet::new(keys)),
         Candidates::Filter { admits, estimate }
             if live <= EXACT_SCAN_MAX_KEYS || small(estimate) =>
         {
             Plan::ScanAll(Some(admits))
         }
-        Candidates::Filter { admits, estimate } => {
-            Plan::GraphFilter(admits, share(estimate) >= TWO_HOP_MIN_SHARE)
-        }
+        Candidates::Filter { admits, .. } => Plan::GraphFilter(admits),
     }
 }
 
@@ -142,6 +129,6 @@ mod tests {
             admits: &yes,
             estimate: 50_000,
         };
-        assert!(matches!(plan(f, 100_000), Plan::GraphFilter(_, true)));
+        assert!(matches!(plan(f, 100_000), Plan::GraphFilter(_)));
     }
 }

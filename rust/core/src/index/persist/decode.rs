@@ -12,9 +12,10 @@ use super::io::{Cursor, Truncated};
 use super::{crc32::Crc32, MAGIC, NO_ENTRY, VERSION};
 use crate::error::{Error, Result};
 use crate::index::graph::{Graph, SlotState, MAX_LEVEL};
-use crate::index::hnsw::{HnswIndex, HnswParams, Writer, MAX_DIMS, MAX_M};
+use crate::index::hnsw::{HnswIndex, Writer};
 use crate::index::keymap::KeyMap;
 use crate::index::metric::Metric;
+use crate::index::params::{HnswParams, MAX_DIMS, MAX_M};
 
 /// Tolerance on the squared norm of a stored cosine vector (they are saved unit-length).
 const UNIT_NORM_TOLERANCE: f64 = 1e-3;
