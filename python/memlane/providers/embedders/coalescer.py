@@ -31,6 +31,10 @@ BatchEmbedFn = Callable[[list[str]], Awaitable[np.ndarray]]
 DEFAULT_MAX_BATCH = 256
 
 
+#: Callers woken per event-loop iteration when a merged batch returns.
+_WAKE_SLICE = 8
+
+
 @dataclass(slots=True)
 class _Request:
     """One ``embed`` call waiting for its rows."""
@@ -163,13 +167,18 @@ class EmbedCoalescer:
                     request.future.set_exception(exc)
             return
         start = 0
-        for request in group.requests:
+        for number, request in enumerate(group.requests, 1):
             stop = start + len(request.texts)
             if not request.future.done():
                 # A view, not a copy: slicing whole rows of a C-contiguous array stays
                 # C-contiguous, and the requests' rows do not overlap.
                 request.future.set_result(vectors[start:stop])
             start = stop
+            if number % _WAKE_SLICE == 0:
+                # Waking every caller at once would run all their continuations in one
+                # loop iteration, back to back, and delay every timer behind them; a
+                # few at a time lets the loop serve other work in between.
+                await asyncio.sleep(0)
 
     async def _embed_all(self, texts: list[str]) -> np.ndarray:
         """Call ``embed_batch``, splitting ``texts`` into chunks of ``max_batch``."""
