@@ -39,7 +39,10 @@ class TableEmbedder:
 
 def config(path: Path) -> dict:
     return {
-        "vector_store": {"provider": "embedded", "config": {"path": str(path)}},
+        "vector_store": {
+            "provider": "embedded",
+            "config": {"path": str(path), "index_min_memories": 8_192},
+        },
         "search": {"mode": "semantic"},
     }
 

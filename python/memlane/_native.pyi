@@ -16,7 +16,9 @@ def canonical_filter(filters_json: str) -> str:
 class Store:
     """An open embedded store; every operation returns an awaitable."""
 
-    def __init__(self, path: str | Path, dims: int | None = None) -> None: ...
+    def __init__(
+        self, path: str | Path, dims: int | None = None, index_min_memories: int = 32768
+    ) -> None: ...
     @property
     def path(self) -> Path: ...
     @property

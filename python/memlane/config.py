@@ -46,10 +46,14 @@ class EmbeddedStoreSettings(Struct, **_STRICT):
     Attributes:
         path: folder holding the store; default ``$MEMLANE_DIR`` or ``~/.memlane``.
         collection: file name stem inside ``path``; one collection per embedder dimension.
+        index_min_memories: store size from which an HNSW graph serves searches over
+            more memories than an exact scan handles (at least 8,192); smaller stores,
+            and every search within a scope of at most 8,192 memories, scan exactly.
     """
 
     path: str | None = None
     collection: str = "memlane"
+    index_min_memories: int = 32_768
 
     def database_file(self) -> Path:
         """The SQLite file this config points at."""
@@ -57,6 +61,8 @@ class EmbeddedStoreSettings(Struct, **_STRICT):
         return Path(folder).expanduser() / f"{self.collection}.db"
 
     def __post_init__(self) -> None:
+        if self.index_min_memories < 0:
+            raise ValueError(f"index_min_memories must be >= 0, got {self.index_min_memories}")
         name = self.collection
         if not name or name.strip() != name or any(c in name for c in '/\\:\0') or name in {".", ".."}:
             raise ValueError(f"collection must be a plain file name, got {name!r}")

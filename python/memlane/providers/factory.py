@@ -61,7 +61,7 @@ def open_store(config: VectorStoreConfig, dims: int | None) -> Store:
         case EmbeddedStoreConfig(config=s):
             from memlane.providers.stores.embedded import EmbeddedStore
 
-            return EmbeddedStore(s.database_file(), dims)
+            return EmbeddedStore(s.database_file(), dims, s.index_min_memories)
         case PostgresStoreConfig(config=s):
             from memlane.providers.stores.postgres import PostgresStore
 

@@ -1,8 +1,10 @@
 //! The engine's approximate index: when it exists, how it is kept, saved and restored.
 //!
-//! Stores below [`INDEX_MIN_MEMORIES`] have no graph at all: every search there is an
-//! exact scan, which the planner would choose anyway (see `index::EXACT_SCAN_MAX_KEYS`),
-//! so small stores pay neither the memory nor the insert cost of HNSW. Above it, the
+//! Stores below [`DEFAULT_INDEX_MIN_MEMORIES`] (configurable) have no graph at all: every
+//! search there is an exact scan. Scoped searches scan exactly anyway (a scope rarely
+//! holds more than `index::EXACT_SCAN_MAX_KEYS` memories), and an unscoped scan of
+//! 32,768 vectors of 384 floats costs a few milliseconds, so small and medium stores pay
+//! neither the memory (about 1.5x the vectors) nor the insert cost of HNSW. Above it, the
 //! graph is keyed by each memory's SQLite rowid (`seq`), which is stable across opens,
 //! unlike the in-memory slots. The graph is a derived cache: it is only ever used to
 //! propose candidates, whose scores are then computed exactly from the stored vectors.
@@ -22,8 +24,14 @@ use crate::index::{HnswIndex, HnswParams, Metric, EXACT_SCAN_MAX_KEYS};
 use crate::state::State;
 use crate::{Error, Result};
 
-/// Fewer memories than this: no graph, exact scans only.
-pub(crate) const INDEX_MIN_MEMORIES: usize = EXACT_SCAN_MAX_KEYS;
+/// Fewer memories than this: no graph, exact scans only (never below the planner's
+/// exact-scan bound, under which a graph would not be used).
+pub const DEFAULT_INDEX_MIN_MEMORIES: usize = 32_768;
+
+/// The effective threshold for a configured one.
+pub(crate) fn threshold(configured: usize) -> usize {
+    configured.max(EXACT_SCAN_MAX_KEYS)
+}
 /// Threads used to build the graph in one go (the machines we target have two cores).
 const BUILD_THREADS: usize = 2;
 
@@ -89,8 +97,9 @@ pub(crate) fn open(
     db: &Path,
     state: &State,
     generation: u64,
+    min_memories: usize,
 ) -> Result<(Option<Arc<HnswIndex>>, IndexOrigin)> {
-    if state.len() < INDEX_MIN_MEMORIES || state.dims == 0 {
+    if state.len() < min_memories || state.dims == 0 {
         return Ok((None, IndexOrigin::None));
     }
     if let Some(index) = load(db, state, generation) {

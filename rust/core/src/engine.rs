@@ -61,10 +61,22 @@ impl Engine {
     /// of another length is refused with [`Error::Validation`]. A path held by another
     /// process is refused with [`Error::Store`].
     pub fn open(path: &Path, dims: Option<usize>) -> Result<Engine> {
+        Self::open_with(path, dims, ann::DEFAULT_INDEX_MIN_MEMORIES)
+    }
+
+    /// [`Engine::open`], keeping an approximate (HNSW) index once the store holds
+    /// `index_min_memories` memories (at least the planner's exact-scan bound). A path
+    /// already open in this process keeps the setting it was opened with.
+    pub fn open_with(
+        path: &Path,
+        dims: Option<usize>,
+        index_min_memories: usize,
+    ) -> Result<Engine> {
         let path = canonical(path)?;
         let check_shared = |inner: &Arc<Inner>| check_dims(&path, inner.dims(), dims);
+        let min = ann::threshold(index_min_memories);
         let inner = registry::open_shared(&path, check_shared, || {
-            Inner::open(&path, dims).map(Arc::new)
+            Inner::open(&path, dims, min).map(Arc::new)
         })?;
         Ok(Engine { inner })
     }
@@ -195,7 +207,7 @@ impl Engine {
 }
 
 impl Inner {
-    fn open(path: &Path, dims: Option<usize>) -> Result<Inner> {
+    fn open(path: &Path, dims: Option<usize>, index_min_memories: usize) -> Result<Inner> {
         let lock = lock_store(path)?;
         let mut conn = store::open_writer(path)?;
         let stored = store::read_dims(&conn)?;
@@ -205,7 +217,7 @@ impl Inner {
         }
         let mut state = load_state(&mut conn, stored.or(dims).unwrap_or(0))?;
         let generation = store::read_generation(&conn)?;
-        let (index, index_origin) = ann::open(path, &state, generation)?;
+        let (index, index_origin) = ann::open(path, &state, generation, index_min_memories)?;
         state.index = index;
         let reader = store::open_reader(path)?;
         let state = Arc::new(RwLock::new(state));
@@ -214,6 +226,7 @@ impl Inner {
             conn,
             path: path.to_owned(),
             generation,
+            index_min_memories,
             state: Arc::clone(&state),
             jobs: receiver,
             _lock: lock,

@@ -22,7 +22,7 @@ pub mod text;
 mod time;
 mod writer;
 
-pub use ann::IndexOrigin;
+pub use ann::{IndexOrigin, DEFAULT_INDEX_MIN_MEMORIES};
 pub use engine::Engine;
 pub use error::{Error, Result};
 pub use filter::Filter;

@@ -54,6 +54,8 @@ pub(crate) struct Writer {
     pub(crate) path: std::path::PathBuf,
     /// Committed writes so far (the store's generation, see `ann.rs`).
     pub(crate) generation: u64,
+    /// Store size from which the approximate index is kept.
+    pub(crate) index_min_memories: usize,
     pub(crate) state: Arc<RwLock<State>>,
     pub(crate) jobs: Receiver<Job>,
     /// Held for the writer's lifetime: the OS releases it when the process dies.
@@ -136,7 +138,7 @@ impl Writer {
                     IndexChange::Remove(key) => Ok(index.remove(key)),
                 };
             }
-        } else if state.len() >= ann::INDEX_MIN_MEMORIES && state.dims != 0 {
+        } else if state.len() >= self.index_min_memories && state.dims != 0 {
             let built = ann::build(&state).ok().flatten().map(Arc::new);
             drop(state);
             self.state.write().unwrap_or_else(|e| e.into_inner()).index = built;

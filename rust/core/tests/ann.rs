@@ -40,7 +40,7 @@ fn memory(i: usize) -> NewMemory {
 }
 
 async fn fill(path: &Path) -> Vec<String> {
-    let engine = Engine::open(path, Some(DIMS)).unwrap();
+    let engine = Engine::open_with(path, Some(DIMS), 0).unwrap();
     let mut ids = Vec::new();
     for chunk in (0..N).collect::<Vec<_>>().chunks(500) {
         let ops = chunk.iter().map(|&i| Op::Add(memory(i))).collect();
@@ -99,7 +99,7 @@ async fn graph_search_matches_brute_force_and_follows_deletes() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("big.db");
     let ids = fill(&path).await;
-    let engine = Engine::open(&path, Some(DIMS)).unwrap();
+    let engine = Engine::open_with(&path, Some(DIMS), 0).unwrap();
     let mut total = 0.0;
     for q in 0..20 {
         let query = vector(100_000 + q);
@@ -134,7 +134,7 @@ async fn snapshot_is_loaded_when_current_and_rebuilt_when_stale_or_corrupt() {
 
     let query = vector(7);
     let before = {
-        let engine = Engine::open(&path, Some(DIMS)).unwrap();
+        let engine = Engine::open_with(&path, Some(DIMS), 0).unwrap();
         assert_eq!(engine.index_origin(), IndexOrigin::Loaded);
         top_ids(&engine, &query, 10)
     };
@@ -144,7 +144,7 @@ async fn snapshot_is_loaded_when_current_and_rebuilt_when_stale_or_corrupt() {
     // restoring the old snapshot file after a clean close).
     let old = std::fs::read(&snapshot).unwrap();
     {
-        let engine = Engine::open(&path, Some(DIMS)).unwrap();
+        let engine = Engine::open_with(&path, Some(DIMS), 0).unwrap();
         engine
             .apply(vec![Op::Delete { id: ids[7].clone() }])
             .await
@@ -152,7 +152,7 @@ async fn snapshot_is_loaded_when_current_and_rebuilt_when_stale_or_corrupt() {
     }
     std::fs::write(&snapshot, &old).unwrap();
     {
-        let engine = Engine::open(&path, Some(DIMS)).unwrap();
+        let engine = Engine::open_with(&path, Some(DIMS), 0).unwrap();
         assert_eq!(
             engine.index_origin(),
             IndexOrigin::Built,
@@ -171,7 +171,7 @@ async fn snapshot_is_loaded_when_current_and_rebuilt_when_stale_or_corrupt() {
             bytes.truncate(bytes.len() / 3);
         }
         std::fs::write(&snapshot, &bytes).unwrap();
-        let engine = Engine::open(&path, Some(DIMS)).unwrap();
+        let engine = Engine::open_with(&path, Some(DIMS), 0).unwrap();
         assert_eq!(engine.index_origin(), IndexOrigin::Built);
         assert_eq!(top_ids(&engine, &vector(11), 1)[0], ids[11]);
     }

@@ -47,10 +47,17 @@ fn check_limit(limit: i64) -> PyResult<usize> {
 impl Store {
     /// Opens (or creates) the store file at `path`. Blocking; the GIL is released.
     #[new]
-    #[pyo3(signature = (path, dims=None))]
-    fn new(py: Python<'_>, path: PathBuf, dims: Option<usize>) -> PyResult<Self> {
+    #[pyo3(signature = (path, dims=None, index_min_memories=memlane_core::DEFAULT_INDEX_MIN_MEMORIES))]
+    fn new(
+        py: Python<'_>,
+        path: PathBuf,
+        dims: Option<usize>,
+        index_min_memories: usize,
+    ) -> PyResult<Self> {
         bridge::install_exit_hook(py)?;
-        let engine = py.detach(|| Engine::open(&path, dims)).py_err()?;
+        let engine = py
+            .detach(|| Engine::open_with(&path, dims, index_min_memories))
+            .py_err()?;
         Ok(Store {
             engine: Mutex::new(Some(engine)),
         })

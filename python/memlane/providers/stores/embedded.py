@@ -55,8 +55,8 @@ class EmbeddedStore:
     Opening is synchronous (it happens when a memory is constructed) and releases the GIL.
     """
 
-    def __init__(self, path: Path, dims: int | None) -> None:
-        self._native = _native.Store(str(path), dims)
+    def __init__(self, path: Path, dims: int | None, index_min_memories: int = 32_768) -> None:
+        self._native = _native.Store(str(path), dims, index_min_memories)
 
     @property
     def dims(self) -> int | None:
