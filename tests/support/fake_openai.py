@@ -132,6 +132,9 @@ class FakeOpenAI:
         self.requests: list[tuple[str, Any]] = []
         self.embedding_calls = 0
         self.chat_calls = 0
+        #: Most chat requests being answered at the same moment (proves parallelism).
+        self.max_concurrent_chats = 0
+        self._chats_in_flight = 0
         #: Exceptions raised while handling requests (e.g. the client hung up before the
         #: answer was written), kept here instead of printed to stderr.
         self.handler_errors: list[BaseException] = []
@@ -298,8 +301,12 @@ class FakeOpenAI:
 
     def _chat(self, body: Any) -> tuple[int, Any]:
         """Answer one chat request with the next scripted answer."""
+        with self._lock:
+            self._chats_in_flight += 1
+            self.max_concurrent_chats = max(self.max_concurrent_chats, self._chats_in_flight)
         time.sleep(self.chat_delay)
         with self._lock:
+            self._chats_in_flight -= 1
             answer = self._chat_script.popleft() if self._chat_script else None
         if answer is None:
             return 500, _error_body("FakeOpenAI: no scripted chat answer left", "server_error")
