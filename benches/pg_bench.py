@@ -26,7 +26,6 @@ import asyncio
 import shutil
 import sys
 import tempfile
-import time
 import uuid
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -41,6 +40,7 @@ from support.measure import (
     write_json,
 )
 from support.precomputed import DEFAULT_SEED, Dataset, make_dataset
+from support.workload import measure_adds, timed
 
 sys.path.insert(0, str(REPO_ROOT))  # for tests.support.pg_server
 from tests.support.pg_server import PgServer
@@ -74,39 +74,6 @@ def store_section(kind: str, place: str) -> dict[str, Any]:
         return {"provider": "embedded", "config": {"path": place}}
     collection = f"bench_{uuid.uuid4().hex[:8]}"
     return {"provider": "postgres", "config": {"dsn": place, "collection": collection}}
-
-
-async def timed(calls: Any) -> list[int]:
-    samples = []
-    for call in calls:
-        started = time.perf_counter_ns()
-        await call()
-        samples.append(time.perf_counter_ns() - started)
-    return samples
-
-
-async def fill(memory: AsyncMemory, data: Dataset, scale: Scale) -> dict[str, Any]:
-    started = time.perf_counter()
-    latencies = await timed(
-        lambda i=i: memory.add(data.texts[i], user_id=data.user_ids[i], infer=False)
-        for i in range(scale.sequential_adds)
-    )
-    sequential_s = time.perf_counter() - started
-    gate = asyncio.Semaphore(CONCURRENCY)
-
-    async def add_one(i: int) -> None:
-        async with gate:
-            await memory.add(data.texts[i], user_id=data.user_ids[i], infer=False)
-
-    rest = range(scale.sequential_adds, scale.memories)
-    started = time.perf_counter()
-    await asyncio.gather(*(add_one(i) for i in rest))
-    concurrent_s = time.perf_counter() - started
-    return {
-        "sequential_adds_per_s": scale.sequential_adds / sequential_s,
-        "sequential_add_ms": percentiles_ms(latencies, PERCENTILES),
-        "concurrent_adds_per_s": len(rest) / concurrent_s,
-    }
 
 
 def brute_force(data: Dataset, user: str, query: np.ndarray, k: int) -> set[str]:
@@ -167,7 +134,9 @@ async def run_store(
     config = {"vector_store": store_section(kind, place)}
     print(f"{kind}: adding {scale.memories:,} memories ...", file=sys.stderr, flush=True)
     async with AsyncMemory(config, embedder=data.embedder()) as memory:
-        result = await fill(memory, data, scale)
+        result = await measure_adds(
+            memory, data, scale.sequential_adds, scale.memories, CONCURRENCY, PERCENTILES
+        )
     print(f"{kind}: searching ...", file=sys.stderr, flush=True)
     result.update(await reads(config, data, scale, seed))
     return result

@@ -36,6 +36,7 @@ from support.measure import (
     write_json,
 )
 from support.precomputed import DEFAULT_DIMS, DEFAULT_SEED, Dataset, make_dataset
+from support.workload import measure_adds, timed
 
 
 @dataclass(frozen=True)
@@ -69,45 +70,9 @@ def _store_config(folder: Path) -> dict[str, Any]:
     return {"vector_store": {"provider": "embedded", "config": {"path": str(folder)}}}
 
 
-async def _timed(calls) -> list[int]:
-    """Awaits each zero-argument coroutine factory in turn; returns nanoseconds per call."""
-    samples = []
-    for call in calls:
-        started = time.perf_counter_ns()
-        await call()
-        samples.append(time.perf_counter_ns() - started)
-    return samples
-
-
 def _search_mode(memory: AsyncMemory) -> str:
     """The ranking ``search`` uses (builds before search modes only had "semantic")."""
     return getattr(getattr(memory.config, "search", None), "mode", "semantic")
-
-
-async def _measure_adds(memory: AsyncMemory, data: Dataset, scale: Scale) -> dict[str, Any]:
-    sequential = range(scale.sequential_adds)
-    started = time.perf_counter()
-    latencies = await _timed(
-        lambda i=i: memory.add(data.texts[i], user_id=data.user_ids[i], infer=False)
-        for i in sequential
-    )
-    sequential_s = time.perf_counter() - started
-
-    gate = asyncio.Semaphore(CONCURRENCY)
-
-    async def add_one(i: int) -> None:
-        async with gate:
-            await memory.add(data.texts[i], user_id=data.user_ids[i], infer=False)
-
-    rest = range(scale.sequential_adds, scale.memories)
-    started = time.perf_counter()
-    await asyncio.gather(*(add_one(i) for i in rest))
-    concurrent_s = time.perf_counter() - started
-    return {
-        "sequential_adds_per_s": len(sequential) / sequential_s,
-        "sequential_add_ms": percentiles_ms(latencies, PERCENTILES),
-        "concurrent_adds_per_s": len(rest) / concurrent_s,
-    }
 
 
 def _brute_force_top_k(matrix: np.ndarray, query: np.ndarray, k: int) -> np.ndarray:
@@ -127,16 +92,16 @@ async def _measure_reads(
     async def search(q: int) -> None:
         await memory.search(queries[q], user_id=users[q], limit=SEARCH_LIMIT)
 
-    await _timed(lambda q=q: search(q) for q in range(scale.warmup))
-    search_ns = await _timed(lambda q=q: search(q) for q in range(scale.searches))
+    await timed(lambda q=q: search(q) for q in range(scale.warmup))
+    search_ns = await timed(lambda q=q: search(q) for q in range(scale.searches))
 
     # Layers under the full call, to show where the time of one search goes.
-    floor_ns = await _timed(lambda: asyncio.sleep(0) for _ in range(scale.searches))
+    floor_ns = await timed(lambda: asyncio.sleep(0) for _ in range(scale.searches))
     # A plain thread hop (default executor, no-op): what any "run it off the loop" costs.
     loop = asyncio.get_running_loop()
-    hop_ns = await _timed(lambda: loop.run_in_executor(None, int) for _ in range(scale.searches))
+    hop_ns = await timed(lambda: loop.run_in_executor(None, int) for _ in range(scale.searches))
     some_id = (await memory.get_all(user_id=data.users[0], limit=1))["results"][0]["id"]
-    get_ns = await _timed(lambda: memory.get(some_id) for _ in range(scale.searches))
+    get_ns = await timed(lambda: memory.get(some_id) for _ in range(scale.searches))
     store_ns = await _store_level_search(memory, data, users, queries, scale)
     semantic_ns = await _semantic_search(folder, data, users, queries, scale)
 
@@ -154,7 +119,7 @@ async def _measure_reads(
     async def get_all(user: str) -> None:
         sizes.add(len((await memory.get_all(user_id=user, limit=GET_ALL_LIMIT))["results"]))
 
-    get_all_ns = await _timed(lambda u=u: get_all(u) for u in get_all_users)
+    get_all_ns = await timed(lambda u=u: get_all(u) for u in get_all_users)
     result = {
         "search_ms": percentiles_ms(search_ns, PERCENTILES),
         "search_mode": _search_mode(memory),
@@ -200,7 +165,7 @@ async def _store_level_search(
     except (ImportError, AttributeError, TypeError) as exc:
         print(f"  (store-level search skipped: {exc})", file=sys.stderr)
         return None
-    return await _timed(lambda q=q: call(q) for q in range(scale.searches))
+    return await timed(lambda q=q: call(q) for q in range(scale.searches))
 
 
 async def _semantic_search(
@@ -219,8 +184,8 @@ async def _semantic_search(
         async def search(q: int) -> None:
             await memory.search(queries[q], user_id=users[q], limit=SEARCH_LIMIT)
 
-        await _timed(lambda q=q: search(q) for q in range(scale.warmup))
-        return await _timed(lambda q=q: search(q) for q in range(scale.searches))
+        await timed(lambda q=q: search(q) for q in range(scale.warmup))
+        return await timed(lambda q=q: search(q) for q in range(scale.searches))
     finally:
         await memory.close()
 
@@ -263,7 +228,9 @@ async def run_pass(data: Dataset, scale: Scale, seed: int, workdir: str | None) 
     folder = Path(tempfile.mkdtemp(prefix="memlane-bench-", dir=workdir))
     try:
         memory = AsyncMemory(_store_config(folder), embedder=data.embedder())
-        adds = await _measure_adds(memory, data, scale)
+        adds = await measure_adds(
+            memory, data, scale.sequential_adds, scale.memories, CONCURRENCY, PERCENTILES
+        )
         reads = await _measure_reads(memory, folder, data, scale, seed)
         memory_now = proc_memory_mb()
         files = _file_sizes_mb(folder)
