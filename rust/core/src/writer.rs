@@ -182,28 +182,37 @@ impl Writer {
             if state.dims == 0 {
                 state.dims = dims;
             }
+            // Without a graph there is nothing to keep in step (a graph built later is
+            // built from the whole state), so no vector is copied for it.
+            let mut indexed = state.index.is_some();
             for change in changes.drain(..) {
                 match change {
                     Change::Insert(record, unit) => {
-                        if let Some(key) = ann::key_of(record.seq) {
-                            index_changes.push(IndexChange::Upsert(key, unit.clone()));
-                        }
+                        let key = ann::key_of(record.seq).filter(|_| indexed);
                         state.insert(record, &unit);
+                        if let Some(key) = key {
+                            index_changes.push(IndexChange::Upsert(key, unit));
+                        }
                     }
                     Change::Replace(record, unit) => {
-                        if let (Some(key), Some(u)) = (ann::key_of(record.seq), &unit) {
-                            index_changes.push(IndexChange::Upsert(key, u.clone()));
-                        }
+                        let key = ann::key_of(record.seq).filter(|_| indexed);
                         state.replace(record, unit.as_deref());
+                        if let (Some(key), Some(unit)) = (key, unit) {
+                            index_changes.push(IndexChange::Upsert(key, unit));
+                        }
                     }
                     Change::Remove(id) => {
-                        if let Some(key) = state.remove(&id).and_then(|r| ann::key_of(r.seq)) {
+                        let removed = state.remove(&id);
+                        if let Some(key) =
+                            removed.and_then(|r| ann::key_of(r.seq)).filter(|_| indexed)
+                        {
                             index_changes.push(IndexChange::Remove(key));
                         }
                     }
                     Change::Clear => {
                         state.clear();
                         index_changes.clear();
+                        indexed = false;
                     }
                 }
             }
