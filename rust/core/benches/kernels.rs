@@ -1,6 +1,6 @@
 //! Distance kernel speed per instruction set, on vectors that sit in L1 (so this is the
-//! arithmetic, not memory): ns per call for f32 x f32 dot and L2, and f32 x binary16
-//! dot (the graph's walk kernel for cosine).
+//! arithmetic, not memory): ns per call for f32 x f32 dot and L2, and f32 x `i8` codes
+//! dot and L2 (the graph's walk kernels).
 //!
 //! `cargo bench -p memlane-core --bench kernels -- dims=384`
 
@@ -18,10 +18,8 @@ fn main() {
     let mut rng = Rng::new(1);
     let a: Vec<f32> = (0..dims).map(|_| rng.gaussian()).collect();
     let b: Vec<f32> = (0..dims).map(|_| rng.gaussian()).collect();
-    let h: Vec<u16> = b
-        .iter()
-        .map(|&x| memlane_core::index::distance::to_half(x))
-        .collect();
+    let mut codes = vec![0i8; dims];
+    let scale = memlane_core::index::distance::quantize(&b, &mut codes);
     println!("dims={dims}, ns per call (CPU, median of 5)");
     for k in Kernels::all_supported() {
         let per = |f: &dyn Fn() -> f32| {
@@ -34,9 +32,10 @@ fn main() {
         };
         let dot = per(&|| k.dot(black_box(&a), black_box(&b)));
         let l2 = per(&|| k.l2_squared(black_box(&a), black_box(&b)));
-        let half = per(&|| k.dot_half(black_box(&a), black_box(&h)));
+        let dot8 = per(&|| k.dot_codes(black_box(&a), black_box(&codes), scale));
+        let l28 = per(&|| k.l2_codes(black_box(&a), black_box(&codes), scale));
         println!(
-            "{:>9}: dot {dot:6.1}  l2 {l2:6.1}  dot(f32, f16) {half:6.1}",
+            "{:>9}: dot {dot:6.1}  l2 {l2:6.1}  dot(f32, i8) {dot8:6.1}  l2(f32, i8) {l28:6.1}",
             k.name()
         );
     }

@@ -16,9 +16,9 @@ mod common;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use memlane_core::index::{Candidates, HnswIndex, HnswParams, Metric};
+use memlane_core::index::Candidates;
 
-use common::{arg, clustered, median, recall, Rng};
+use common::{arg, cached_index, clustered, median, recall, Rng};
 
 const EFS: [usize; 10] = [10, 16, 24, 32, 48, 64, 96, 128, 256, 512];
 
@@ -32,21 +32,7 @@ fn main() {
     let all = clustered(42, n + nq, dims, 1_000);
     let (data, queries) = all.split_at(n * dims);
     let path = format!("/tmp/memlane-hnsw-bench-{n}-{dims}.idx");
-    let index = match std::fs::File::open(&path) {
-        Ok(f) => {
-            HnswIndex::load(std::io::BufReader::new(f), Some(dims))
-                .expect("load")
-                .0
-        }
-        Err(_) => {
-            let index = HnswIndex::new(HnswParams::new(dims, Metric::Cosine)).expect("params");
-            let keys: Vec<u32> = (0..n as u32).collect();
-            index.insert_batch(&keys, data, 2).expect("insert");
-            let f = std::fs::File::create(&path).expect("create");
-            index.save(std::io::BufWriter::new(f), 0).expect("save");
-            index
-        }
-    };
+    let index = cached_index(&path, data, dims);
     println!("n={n} dims={dims} queries={nq}, times are CPU us per query (median of 5)");
     println!(
         "{:>7} {:>6} | {:>9} {:>9} | {:>9} {:>4} {:>7}",

@@ -6,6 +6,8 @@
 
 use std::time::{Duration, Instant};
 
+use memlane_core::index::{HnswIndex, HnswParams, Metric};
+
 /// SplitMix64 stream with Box-Muller Gaussians.
 pub struct Rng(u64);
 
@@ -44,6 +46,30 @@ pub fn clustered(seed: u64, n: usize, dims: usize, centres: usize) -> Vec<f32> {
         let start = out.len();
         for d in 0..dims {
             out.push(c[which * dims + d] + rng.gaussian());
+        }
+        let norm = out[start..].iter().map(|x| x * x).sum::<f32>().sqrt();
+        out[start..].iter_mut().for_each(|x| *x /= norm);
+    }
+    out
+}
+
+/// `n` unit vectors with benches/support/precomputed.py's recipe: unit-length centres
+/// plus isotropic noise of expected length `spread`, normalised (easier than
+/// [`clustered`], whose noise is as large as the centres).
+pub fn mixture(seed: u64, n: usize, dims: usize, centres: usize, spread: f32) -> Vec<f32> {
+    let mut rng = Rng::new(seed);
+    let mut c: Vec<f32> = (0..centres * dims).map(|_| rng.gaussian()).collect();
+    for row in c.chunks_exact_mut(dims) {
+        let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
+        row.iter_mut().for_each(|x| *x /= norm);
+    }
+    let sigma = spread / (dims as f32).sqrt();
+    let mut out = Vec::with_capacity(n * dims);
+    for _ in 0..n {
+        let which = (rng.next_u64() % centres as u64) as usize;
+        let start = out.len();
+        for d in 0..dims {
+            out.push(c[which * dims + d] + sigma * rng.gaussian());
         }
         let norm = out[start..].iter().map(|x| x * x).sum::<f32>().sqrt();
         out[start..].iter_mut().for_each(|x| *x /= norm);
@@ -126,4 +152,22 @@ pub fn arg(name: &str, default: usize) -> usize {
         .filter_map(|a| a.strip_prefix(&format!("{name}=")).map(str::to_owned))
         .find_map(|v| v.parse().ok())
         .unwrap_or(default)
+}
+
+/// A cosine index (default parameters) over `data` with keys `0..n`, loaded from the
+/// snapshot at `path` if there is one, else built on 2 threads and saved there, so that
+/// repeated runs measure searches without rebuilding. Delete the file after changing
+/// how graphs are built.
+pub fn cached_index(path: &str, data: &[f32], dims: usize) -> HnswIndex {
+    if let Ok(f) = std::fs::File::open(path) {
+        return HnswIndex::load(std::io::BufReader::new(f), Some(dims))
+            .expect("load")
+            .0;
+    }
+    let index = HnswIndex::new(HnswParams::new(dims, Metric::Cosine)).expect("params");
+    let keys: Vec<u32> = (0..(data.len() / dims) as u32).collect();
+    index.insert_batch(&keys, data, 2).expect("insert");
+    let f = std::fs::File::create(path).expect("create");
+    index.save(std::io::BufWriter::new(f), 0).expect("save");
+    index
 }

@@ -6,10 +6,12 @@
 //! - `links0`: level 0 lists inline, `1 + m0` words per slot (hnswlib's flat level-0
 //!   block, which keeps the hot layer free of pointer chasing); word 0 holds the count
 //!   and the slot's lock bit;
-//! - `halves`: for cosine indexes on CPUs that convert binary16 in hardware, a second,
-//!   half-precision copy of each row that graph walks read instead (half the memory
-//!   traffic; see `distance/half.rs`); the f32 rows stay the reference for exact scans
-//!   and for re-scoring the final candidates;
+//! - `codes` + `scales`: on CPUs with SIMD code kernels, a second copy of each row as
+//!   `i8` codes with one scale per row, which graph walks read instead (a quarter of
+//!   the memory traffic; see `distance/int8.rs`); the f32 rows stay the reference for
+//!   exact scans and for re-scoring the final candidates. The scales sit in their own
+//!   small array (400 KB per 100,000 rows, cache-resident) so that a 384-dimension row
+//!   of codes is exactly six lines;
 //! - `upper`: for the few slots above level 0 (1/m of them), a pointer to one
 //!   allocation holding `level` lists of `1 + m` words.
 //!
@@ -31,8 +33,7 @@ use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use super::distance::half::f32_to_f16;
-use super::distance::Kernels;
+use super::distance::{quantize, Kernels};
 use super::metric::Metric;
 
 /// Highest level a node can have. With the paper's `mL = 1/ln(m)` a level above 16 has
@@ -46,6 +47,8 @@ const COUNT_MASK: u32 = !LOCK_BIT;
 const NO_ENTRY: u64 = u64::MAX;
 /// Floats per 64-byte line.
 const LINE_FLOATS: usize = 16;
+/// Bytes per 64-byte line.
+const LINE_BYTES: usize = 64;
 
 /// The state of a slot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,9 +94,12 @@ pub(crate) struct Graph {
     pub(crate) m0: usize,
     row_lines: usize,
     vectors: Vec<Line>,
-    /// Lines per binary16 row (0 when the graph walks the f32 rows).
-    half_lines: usize,
-    halves: Vec<Line>,
+    /// Lines per row of codes (0 when the graph walks the f32 rows).
+    code_lines: usize,
+    codes: Vec<Line>,
+    /// The scale of each row of codes, as f32 bits (written before the slot is
+    /// published, like the rows).
+    scales: Vec<AtomicU32>,
     links0: Vec<AtomicU32>,
     upper: Vec<AtomicPtr<AtomicU32>>,
     levels: Vec<AtomicU8>,
@@ -109,7 +115,7 @@ pub(crate) struct Graph {
     pub(crate) deleted: AtomicUsize,
 }
 
-// SAFETY: every field but `vectors` is Sync. Rows of `vectors` are written only through
+// SAFETY: every field but `vectors` and `codes` is Sync. Their rows are written only through
 // `write_row`, whose contract (exclusive, unpublished slot) rules out a concurrent read
 // of the same row; distinct rows are distinct memory.
 unsafe impl Sync for Graph {}
@@ -133,12 +139,13 @@ impl Graph {
             m0: 2 * m,
             row_lines: dims.div_ceil(LINE_FLOATS),
             vectors: Vec::new(),
-            half_lines: if metric == Metric::Cosine && kernels.has_half() {
-                dims.div_ceil(2 * LINE_FLOATS)
+            code_lines: if kernels.has_codes() {
+                dims.div_ceil(LINE_BYTES)
             } else {
                 0
             },
-            halves: Vec::new(),
+            codes: Vec::new(),
+            scales: Vec::new(),
             links0: Vec::new(),
             upper: Vec::new(),
             levels: Vec::new(),
@@ -176,8 +183,11 @@ impl Graph {
         let extra = slots - self.capacity();
         self.vectors
             .try_reserve_exact(extra.saturating_mul(self.row_lines))?;
-        self.halves
-            .try_reserve_exact(extra.saturating_mul(self.half_lines))?;
+        self.codes
+            .try_reserve_exact(extra.saturating_mul(self.code_lines))?;
+        if self.code_lines > 0 {
+            self.scales.try_reserve_exact(extra)?;
+        }
         self.links0
             .try_reserve_exact(extra.saturating_mul(1 + self.m0))?;
         self.upper.try_reserve_exact(extra)?;
@@ -191,8 +201,11 @@ impl Graph {
     fn grow_to(&mut self, new_cap: usize) {
         self.vectors
             .resize_with(new_cap * self.row_lines, Line::zero);
-        self.halves
-            .resize_with(new_cap * self.half_lines, Line::zero);
+        self.codes
+            .resize_with(new_cap * self.code_lines, Line::zero);
+        if self.code_lines > 0 {
+            self.scales.resize_with(new_cap, || AtomicU32::new(0));
+        }
         self.links0
             .resize_with(new_cap * (1 + self.m0), || AtomicU32::new(0));
         self.upper
@@ -207,7 +220,8 @@ impl Graph {
         let upper_words: usize = (0..self.used())
             .map(|s| self.level(s as u32) * (1 + self.m))
             .sum();
-        (self.vectors.capacity() + self.halves.capacity()) * size_of::<Line>()
+        (self.vectors.capacity() + self.codes.capacity()) * size_of::<Line>()
+            + self.scales.capacity() * 4
             + (self.links0.capacity() + upper_words) * 4
             + self.upper.capacity() * size_of::<AtomicPtr<AtomicU32>>()
             + self.levels.capacity()
@@ -245,56 +259,54 @@ impl Graph {
         let n = v.len().min(self.dims);
         // SAFETY: in bounds as in `vector`; exclusive by the caller's contract.
         unsafe { std::ptr::copy_nonoverlapping(v.as_ptr(), line.0.get().cast::<f32>(), n) };
-        if self.half_lines > 0 {
-            let line = &self.halves[slot as usize * self.half_lines];
-            let dst = line.0.get().cast::<u16>();
-            for (i, &x) in v[..n].iter().enumerate() {
-                // SAFETY: `i < dims <= 32 * half_lines` u16s inside this slot's
-                // binary16 row; exclusive by the caller's contract.
-                unsafe { dst.add(i).write(f32_to_f16(x)) };
-            }
+        if self.code_lines > 0 {
+            let line = &self.codes[slot as usize * self.code_lines];
+            // SAFETY: `n <= dims <= 64 * code_lines` bytes inside this slot's row of
+            // codes; exclusive by the caller's contract.
+            let dst = unsafe { std::slice::from_raw_parts_mut(line.0.get().cast::<i8>(), n) };
+            let scale = quantize(&v[..n], dst);
+            self.scales[slot as usize].store(scale.to_bits(), Ordering::Relaxed);
         }
     }
 
-    /// The binary16 row of `slot` (empty when the graph walks f32 rows). Same rules as
+    /// The codes and scale of `slot` (only when the graph has codes). Same rules as
     /// [`Graph::vector`].
     #[inline]
-    fn half_row(&self, slot: u32) -> &[u16] {
-        if self.half_lines == 0 {
-            return &[];
-        }
-        let line = &self.halves[slot as usize * self.half_lines];
-        // SAFETY: as in `vector`: `dims <= 32 * half_lines` u16s of this slot's row,
+    fn code_row(&self, slot: u32) -> (&[i8], f32) {
+        let line = &self.codes[slot as usize * self.code_lines];
+        // SAFETY: as in `vector`: `dims <= 64 * code_lines` bytes of this slot's row,
         // which is immutable once published.
-        unsafe { std::slice::from_raw_parts(line.0.get().cast::<u16>(), self.dims) }
+        let codes = unsafe { std::slice::from_raw_parts(line.0.get().cast::<i8>(), self.dims) };
+        let scale = f32::from_bits(self.scales[slot as usize].load(Ordering::Relaxed));
+        (codes, scale)
     }
 
     /// The distance a graph walk uses between `q` (stored form) and `slot`: from the
-    /// binary16 row when there is one, else exact.
+    /// codes when there are some, else exact.
     #[inline]
     pub(crate) fn walk_distance(&self, q: &[f32], slot: u32) -> f32 {
-        if self.half_lines == 0 {
+        if self.code_lines == 0 {
             return self.distance_to(q, slot);
         }
-        let h = self.half_row(slot);
+        let (codes, scale) = self.code_row(slot);
         match self.metric {
-            Metric::L2 => self.kernels.l2_half(q, h),
-            Metric::Cosine | Metric::Dot => -self.kernels.dot_half(q, h),
+            Metric::L2 => self.kernels.l2_codes(q, codes, scale),
+            Metric::Cosine | Metric::Dot => -self.kernels.dot_codes(q, codes, scale),
         }
     }
 
-    /// True if walks use approximate (binary16) distances, so that results must be
+    /// True if walks use approximate distances (the codes), so that results must be
     /// re-scored with [`Graph::distance_to`].
     #[inline]
-    pub(crate) fn walks_half(&self) -> bool {
-        self.half_lines > 0
+    pub(crate) fn walks_codes(&self) -> bool {
+        self.code_lines > 0
     }
 
     /// Hints the CPU to load the row a walk reads for `slot`, every line of it.
     #[inline]
     pub(crate) fn prefetch_walk_row(&self, slot: u32) {
-        let (rows, lines) = if self.half_lines > 0 {
-            (&self.halves, self.half_lines)
+        let (rows, lines) = if self.code_lines > 0 {
+            (&self.codes, self.code_lines)
         } else {
             (&self.vectors, self.row_lines)
         };

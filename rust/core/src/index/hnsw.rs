@@ -117,7 +117,7 @@ impl HnswIndex {
 
     /// True if `key` is live.
     pub fn contains(&self, key: u32) -> bool {
-        read(&self.keys).contains_key(&key)
+        read(&self.keys).contains_key(key)
     }
 
     /// Removed keys whose nodes are still in the graph (see [`HnswIndex::consolidate`]).
@@ -128,7 +128,7 @@ impl HnswIndex {
     /// The stored vector of `key` (unit length for cosine).
     pub fn vector(&self, key: u32) -> Option<Vec<f32>> {
         let g = read(&self.graph);
-        let slot = *read(&self.keys).get(&key)?;
+        let slot = read(&self.keys).get(key)?;
         Some(g.vector(slot).to_vec())
     }
 
@@ -260,7 +260,7 @@ impl HnswIndex {
         let mut map = write(&self.keys);
         let mut removed = 0;
         for key in keys {
-            if let Some(slot) = map.remove(&key) {
+            if let Some(slot) = map.remove(key) {
                 g.set_state(slot, SlotState::Deleted);
                 removed += 1;
             }
@@ -406,7 +406,7 @@ impl HnswIndex {
             Plan::ScanKeys(keys) => {
                 let slots: Vec<u32> = {
                     let map = read(&self.keys);
-                    keys.iter().filter_map(|k| map.get(k).copied()).collect()
+                    keys.iter().filter_map(|&k| map.get(k)).collect()
                 };
                 exact::scan_slots(g, q, &slots, k)
             }
@@ -458,10 +458,8 @@ impl HnswIndex {
     pub fn memory_usage(&self) -> MemoryUsage {
         let g = read(&self.graph);
         let map = read(&self.keys);
-        // hashbrown: one (key, slot) pair and one control byte per bucket.
-        let map_bytes = map.capacity() * (size_of::<(u32, u32)>() + 1);
         MemoryUsage {
-            bytes: g.heap_bytes() + map_bytes,
+            bytes: g.heap_bytes() + map.heap_bytes(),
             vectors: g.live.load(Ordering::Acquire),
         }
     }
@@ -511,7 +509,7 @@ fn last_occurrences(keys: &[u32]) -> Vec<usize> {
         return (0..keys.len()).collect();
     }
     (0..keys.len())
-        .filter(|&i| last.get(&keys[i]) == Some(&(i as u32)))
+        .filter(|&i| last.get(keys[i]) == Some(i as u32))
         .collect()
 }
 

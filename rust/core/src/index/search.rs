@@ -130,7 +130,7 @@ pub(crate) fn search_layer<A: Admit>(
 }
 
 /// Algorithm 5: the `k` nearest admitted nodes to `q`, closest first, searching level 0
-/// with `max(ef, k)` candidates. When the walk used binary16 rows, the candidates are
+/// with `max(ef, k)` candidates. When the walk used the `i8` codes, the candidates are
 /// re-scored with the f32 rows, so the order and the distances returned are exact.
 pub(crate) fn knn<A: Admit>(
     g: &Graph,
@@ -150,7 +150,7 @@ pub(crate) fn knn<A: Admit>(
     let mut s = pool.get(g.capacity());
     search_layer(g, q, cur, 0, ef.max(k), admit, &mut s);
     let mut found: Vec<Scored> = s.results.drain().collect();
-    if g.walks_half() {
+    if g.walks_codes() {
         for f in &mut found {
             f.dist = g.distance_to(q, f.slot);
         }

@@ -11,7 +11,7 @@
 //! reads the shorter length (callers always pass equal lengths, this only keeps a bug
 //! from reading out of bounds).
 
-pub(crate) mod half;
+pub(crate) mod int8;
 pub(crate) mod scalar;
 
 #[cfg(target_arch = "aarch64")]
@@ -25,17 +25,19 @@ use std::sync::OnceLock;
 /// the caller must have checked; [`Kernels`] only ever holds pointers whose features
 /// were detected, which is what makes its safe methods sound.
 type KernelFn = unsafe fn(&[f32], &[f32]) -> f32;
-/// A kernel between an f32 query and a binary16 row (see `half.rs`).
-type HalfFn = unsafe fn(&[f32], &[u16]) -> f32;
+/// A kernel between an f32 query and a row of `i8` codes with its scale (see
+/// `int8.rs`).
+type CodeFn = unsafe fn(&[f32], &[i8], f32) -> f32;
 
-/// The kernels for one instruction set: f32 x f32, and f32 x binary16 where the
-/// instruction set converts halves in hardware (`None` elsewhere: the graph then walks
-/// the f32 rows).
+/// The kernels for one instruction set: f32 x f32, and f32 x `i8` codes where the
+/// instruction set widens codes in SIMD registers (`None` elsewhere: the graph then
+/// walks the f32 rows, which costs the scalar fallback less than converting codes one
+/// by one would save).
 #[derive(Clone, Copy)]
 pub struct Kernels {
     dot: KernelFn,
     l2: KernelFn,
-    half: Option<(HalfFn, HalfFn)>,
+    codes: Option<(CodeFn, CodeFn)>,
     name: &'static str,
 }
 
@@ -51,7 +53,7 @@ impl Kernels {
         Kernels {
             dot: scalar::dot,
             l2: scalar::l2_squared,
-            half: None,
+            codes: None,
             name: "scalar",
         }
     }
@@ -74,18 +76,17 @@ impl Kernels {
                 found.push(Kernels {
                     dot: x86::dot_avx512,
                     l2: x86::l2_avx512,
-                    half: Some((x86::dot_f16_avx512, x86::l2_f16_avx512)),
+                    codes: Some((x86::dot_i8_avx512, x86::l2_i8_avx512)),
                     name: "avx512f",
                 });
             }
             if std::arch::is_x86_feature_detected!("avx2")
                 && std::arch::is_x86_feature_detected!("fma")
             {
-                let f16c = std::arch::is_x86_feature_detected!("f16c");
                 found.push(Kernels {
                     dot: x86::dot_avx2,
                     l2: x86::l2_avx2,
-                    half: f16c.then_some((x86::dot_f16_avx2 as HalfFn, x86::l2_f16_avx2 as HalfFn)),
+                    codes: Some((x86::dot_i8_avx2, x86::l2_i8_avx2)),
                     name: "avx2+fma",
                 });
             }
@@ -96,7 +97,7 @@ impl Kernels {
                 found.push(Kernels {
                     dot: neon::dot_neon,
                     l2: neon::l2_neon,
-                    half: None,
+                    codes: None,
                     name: "neon",
                 });
             }
@@ -126,30 +127,30 @@ impl Kernels {
         unsafe { (self.l2)(a, b) }
     }
 
-    /// True if these kernels convert binary16 in hardware.
-    pub fn has_half(&self) -> bool {
-        self.half.is_some()
+    /// True if these kernels have SIMD versions of the code kernels.
+    pub fn has_codes(&self) -> bool {
+        self.codes.is_some()
     }
 
-    /// Inner product of an f32 query and a binary16 row.
+    /// Inner product of an f32 query and the row `scale * codes`.
     #[inline]
-    pub fn dot_half(&self, a: &[f32], b: &[u16]) -> f32 {
+    pub fn dot_codes(&self, a: &[f32], codes: &[i8], scale: f32) -> f32 {
         // SAFETY: as in `dot` (the scalar fallback has no requirements).
-        unsafe { self.half.map_or(half::dot_f16 as HalfFn, |h| h.0)(a, b) }
+        unsafe { self.codes.map_or(int8::dot as CodeFn, |c| c.0)(a, codes, scale) }
     }
 
-    /// Squared Euclidean distance between an f32 query and a binary16 row.
+    /// Squared Euclidean distance between an f32 query and the row `scale * codes`.
     #[inline]
-    pub fn l2_half(&self, a: &[f32], b: &[u16]) -> f32 {
+    pub fn l2_codes(&self, a: &[f32], codes: &[i8], scale: f32) -> f32 {
         // SAFETY: as in `dot`.
-        unsafe { self.half.map_or(half::l2_f16 as HalfFn, |h| h.1)(a, b) }
+        unsafe { self.codes.map_or(int8::l2 as CodeFn, |c| c.1)(a, codes, scale) }
     }
 }
 
-/// `x` rounded to IEEE binary16 (nearest, ties to even), as its bits: the form of the
-/// rows the `*_half` kernels read.
-pub fn to_half(x: f32) -> u16 {
-    half::f32_to_f16(x)
+/// The `i8` codes of `v` (written to `out`, at least as long) and their scale: the form
+/// of the rows the `*_codes` kernels read (`v[i] ~= scale * out[i]`).
+pub fn quantize(v: &[f32], out: &mut [i8]) -> f32 {
+    int8::quantize(v, out)
 }
 
 /// The kernels of this process, detected on first use.
@@ -230,36 +231,37 @@ mod tests {
         }
     }
 
-    /// The binary16 kernels against an f64 reference on the rounded values.
+    /// The code kernels against an f64 reference on the decoded values.
     #[test]
-    fn half_kernels_match_the_reference_for_all_lengths_and_alignments() {
+    fn code_kernels_match_the_reference_for_all_lengths_and_alignments() {
         let pool_a: Vec<f32> = (0..80)
             .map(|i| ((i * 37 % 23) as f32 - 11.0) * 0.0173)
             .collect();
-        let pool_b: Vec<u16> = (0..80)
-            .map(|i| half::f32_to_f16(((i * 53 % 29) as f32 - 14.0) * 0.031))
-            .collect();
+        let pool_b: Vec<i8> = (0..80).map(|i| (i * 53 % 255 - 127) as i8).collect();
+        let scale = 0.0031f32;
         for k in Kernels::all_supported() {
             for len in 0..=70 {
                 for off_a in 0..4 {
                     let off_b = (off_a * 3 + 1) % 4;
                     let a = &pool_a[off_a..off_a + len];
-                    let b16 = &pool_b[off_b..off_b + len];
-                    let b: Vec<f32> = b16.iter().map(|&h| half::f16_to_f32(h)).collect();
+                    let codes = &pool_b[off_b..off_b + len];
+                    let b: Vec<f32> = codes.iter().map(|&c| scale * f32::from(c)).collect();
                     let (want_dot, want_l2) = reference(a, &b);
-                    let scale: f64 = a
+                    let magnitude: f64 = a
                         .iter()
                         .zip(&b)
                         .map(|(x, y)| f64::from((x * y).abs()))
                         .sum();
+                    let got = k.dot_codes(a, codes, scale);
                     assert!(
-                        close(k.dot_half(a, b16), want_dot, scale),
-                        "{} dot len {len}",
+                        close(got, want_dot, magnitude),
+                        "{} dot len {len}: {got} vs {want_dot}",
                         k.name()
                     );
+                    let got = k.l2_codes(a, codes, scale);
                     assert!(
-                        close(k.l2_half(a, b16), want_l2, want_l2),
-                        "{} l2 len {len}",
+                        close(got, want_l2, want_l2),
+                        "{} l2 len {len}: {got} vs {want_l2}",
                         k.name()
                     );
                 }

@@ -177,32 +177,24 @@ pub(super) unsafe fn l2_avx2(a: &[f32], b: &[f32]) -> f32 {
     hsum256(s) + tail
 }
 
-/// Loads the last `n - i` (< 16) halves of `b` from `i` into a zero-padded buffer.
-#[inline]
-fn tail16(b: &[u16], i: usize, n: usize) -> [u16; 16] {
-    let mut buf = [0u16; 16];
-    buf[..n - i].copy_from_slice(&b[i..n]);
-    buf
-}
-
-/// Inner product of f32 `a` and binary16 `b`, AVX-512F (`vcvtph2ps`).
+/// `sum a[i] * b[i]` of f32 `a` and `i8` codes `b` (the caller applies the scale),
+/// AVX-512F: 16 codes at a time sign-extended to i32, converted and multiply-added.
 ///
 /// # Safety
 /// The CPU must support AVX-512F.
 #[target_feature(enable = "avx512f")]
-pub(super) unsafe fn dot_f16_avx512(a: &[f32], b: &[u16]) -> f32 {
+unsafe fn dot_codes_avx512(a: &[f32], b: &[i8]) -> f32 {
     let n = a.len().min(b.len());
     let (pa, pb) = (a.as_ptr(), b.as_ptr());
     let mut acc = [_mm512_setzero_ps(); 4];
     let mut i = 0;
-    // SAFETY (every load below): `i + 16 * j + 15 < n` for both slices; the tail is
-    // read from a stack copy.
+    // SAFETY (every load below): `i + 16 * j + 15 < n` for both slices.
     while i + 64 <= n {
         for (j, s) in acc.iter_mut().enumerate() {
             let (x, y) = unsafe {
                 (
                     _mm512_loadu_ps(pa.add(i + 16 * j)),
-                    _mm512_cvtph_ps(_mm256_loadu_si256(pb.add(i + 16 * j).cast())),
+                    widen16(_mm_loadu_si128(pb.add(i + 16 * j).cast())),
                 )
             };
             *s = _mm512_fmadd_ps(x, y, *s);
@@ -213,45 +205,51 @@ pub(super) unsafe fn dot_f16_avx512(a: &[f32], b: &[u16]) -> f32 {
         let (x, y) = unsafe {
             (
                 _mm512_loadu_ps(pa.add(i)),
-                _mm512_cvtph_ps(_mm256_loadu_si256(pb.add(i).cast())),
+                widen16(_mm_loadu_si128(pb.add(i).cast())),
             )
         };
         acc[0] = _mm512_fmadd_ps(x, y, acc[0]);
         i += 16;
     }
-    if i < n {
-        let mask: __mmask16 = ((1u32 << (n - i)) - 1) as __mmask16;
-        let buf = tail16(b, i, n);
-        let (x, y) = unsafe {
-            (
-                _mm512_maskz_loadu_ps(mask, pa.add(i)),
-                _mm512_cvtph_ps(_mm256_loadu_si256(buf.as_ptr().cast())),
-            )
-        };
-        acc[1] = _mm512_fmadd_ps(x, y, acc[1]);
-    }
     let s = _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3]));
-    _mm512_reduce_add_ps(s)
+    // SAFETY: the scalar kernel has no requirements.
+    _mm512_reduce_add_ps(s) + unsafe { super::int8::dot(&a[i..n], &b[i..n], 1.0) }
 }
 
-/// Squared Euclidean distance between f32 `a` and binary16 `b`, AVX-512F.
+/// 16 codes as 16 f32 lanes.
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn widen16(codes: __m128i) -> __m512 {
+    _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(codes))
+}
+
+/// Inner product of f32 `a` and the row `scale * b`, AVX-512F.
 ///
 /// # Safety
 /// The CPU must support AVX-512F.
 #[target_feature(enable = "avx512f")]
-pub(super) unsafe fn l2_f16_avx512(a: &[f32], b: &[u16]) -> f32 {
+pub(super) unsafe fn dot_i8_avx512(a: &[f32], b: &[i8], scale: f32) -> f32 {
+    // SAFETY: same requirements.
+    unsafe { dot_codes_avx512(a, b) * scale }
+}
+
+/// Squared Euclidean distance between f32 `a` and the row `scale * b`, AVX-512F.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn l2_i8_avx512(a: &[f32], b: &[i8], scale: f32) -> f32 {
     let n = a.len().min(b.len());
     let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let k = _mm512_set1_ps(scale);
     let mut acc = [_mm512_setzero_ps(); 4];
     let mut i = 0;
-    // SAFETY: the same bounds as in `dot_f16_avx512`.
+    // SAFETY (every load below): `i + 16 * j + 15 < n` for both slices.
     while i + 64 <= n {
         for (j, s) in acc.iter_mut().enumerate() {
             let d = unsafe {
-                _mm512_sub_ps(
-                    _mm512_loadu_ps(pa.add(i + 16 * j)),
-                    _mm512_cvtph_ps(_mm256_loadu_si256(pb.add(i + 16 * j).cast())),
-                )
+                let y = widen16(_mm_loadu_si128(pb.add(i + 16 * j).cast()));
+                _mm512_fnmadd_ps(k, y, _mm512_loadu_ps(pa.add(i + 16 * j)))
             };
             *s = _mm512_fmadd_ps(d, d, *s);
         }
@@ -259,46 +257,42 @@ pub(super) unsafe fn l2_f16_avx512(a: &[f32], b: &[u16]) -> f32 {
     }
     while i + 16 <= n {
         let d = unsafe {
-            _mm512_sub_ps(
-                _mm512_loadu_ps(pa.add(i)),
-                _mm512_cvtph_ps(_mm256_loadu_si256(pb.add(i).cast())),
-            )
+            let y = widen16(_mm_loadu_si128(pb.add(i).cast()));
+            _mm512_fnmadd_ps(k, y, _mm512_loadu_ps(pa.add(i)))
         };
         acc[0] = _mm512_fmadd_ps(d, d, acc[0]);
         i += 16;
     }
-    if i < n {
-        let mask: __mmask16 = ((1u32 << (n - i)) - 1) as __mmask16;
-        let buf = tail16(b, i, n);
-        let d = unsafe {
-            _mm512_sub_ps(
-                _mm512_maskz_loadu_ps(mask, pa.add(i)),
-                _mm512_cvtph_ps(_mm256_loadu_si256(buf.as_ptr().cast())),
-            )
-        };
-        acc[1] = _mm512_fmadd_ps(d, d, acc[1]);
-    }
     let s = _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3]));
-    _mm512_reduce_add_ps(s)
+    // SAFETY: the scalar kernel has no requirements.
+    _mm512_reduce_add_ps(s) + unsafe { super::int8::l2(&a[i..n], &b[i..n], scale) }
 }
 
-/// Inner product of f32 `a` and binary16 `b`, AVX2 + FMA + F16C.
+/// 8 codes (the low 8 bytes of `codes`) as 8 f32 lanes.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn widen8(codes: __m128i) -> __m256 {
+    _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(codes))
+}
+
+/// Inner product of f32 `a` and the row `scale * b`, AVX2 + FMA.
 ///
 /// # Safety
-/// The CPU must support AVX2, FMA and F16C.
-#[target_feature(enable = "avx2,fma,f16c")]
-pub(super) unsafe fn dot_f16_avx2(a: &[f32], b: &[u16]) -> f32 {
+/// The CPU must support AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn dot_i8_avx2(a: &[f32], b: &[i8], scale: f32) -> f32 {
     let n = a.len().min(b.len());
     let (pa, pb) = (a.as_ptr(), b.as_ptr());
     let mut acc = [_mm256_setzero_ps(); 4];
     let mut i = 0;
-    // SAFETY (every load below): `i + 8 * j + 7 < n` for both slices.
+    // SAFETY (every load below): `i + 8 * j + 7 < n` for both slices; the code loads
+    // read 8 bytes (`_mm_loadl_epi64`).
     while i + 32 <= n {
         for (j, s) in acc.iter_mut().enumerate() {
             let (x, y) = unsafe {
                 (
                     _mm256_loadu_ps(pa.add(i + 8 * j)),
-                    _mm256_cvtph_ps(_mm_loadu_si128(pb.add(i + 8 * j).cast())),
+                    widen8(_mm_loadl_epi64(pb.add(i + 8 * j).cast())),
                 )
             };
             *s = _mm256_fmadd_ps(x, y, *s);
@@ -309,7 +303,7 @@ pub(super) unsafe fn dot_f16_avx2(a: &[f32], b: &[u16]) -> f32 {
         let (x, y) = unsafe {
             (
                 _mm256_loadu_ps(pa.add(i)),
-                _mm256_cvtph_ps(_mm_loadu_si128(pb.add(i).cast())),
+                widen8(_mm_loadl_epi64(pb.add(i).cast())),
             )
         };
         acc[0] = _mm256_fmadd_ps(x, y, acc[0]);
@@ -317,28 +311,26 @@ pub(super) unsafe fn dot_f16_avx2(a: &[f32], b: &[u16]) -> f32 {
     }
     let s = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
     // SAFETY: the scalar kernel has no requirements.
-    let tail = unsafe { super::half::dot_f16(&a[i..n], &b[i..n]) };
-    hsum256(s) + tail
+    (hsum256(s) + unsafe { super::int8::dot(&a[i..n], &b[i..n], 1.0) }) * scale
 }
 
-/// Squared Euclidean distance between f32 `a` and binary16 `b`, AVX2 + FMA + F16C.
+/// Squared Euclidean distance between f32 `a` and the row `scale * b`, AVX2 + FMA.
 ///
 /// # Safety
-/// The CPU must support AVX2, FMA and F16C.
-#[target_feature(enable = "avx2,fma,f16c")]
-pub(super) unsafe fn l2_f16_avx2(a: &[f32], b: &[u16]) -> f32 {
+/// The CPU must support AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn l2_i8_avx2(a: &[f32], b: &[i8], scale: f32) -> f32 {
     let n = a.len().min(b.len());
     let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let k = _mm256_set1_ps(scale);
     let mut acc = [_mm256_setzero_ps(); 4];
     let mut i = 0;
-    // SAFETY: the same bounds as in `dot_f16_avx2`.
+    // SAFETY (every load below): `i + 8 * j + 7 < n` for both slices.
     while i + 32 <= n {
         for (j, s) in acc.iter_mut().enumerate() {
             let d = unsafe {
-                _mm256_sub_ps(
-                    _mm256_loadu_ps(pa.add(i + 8 * j)),
-                    _mm256_cvtph_ps(_mm_loadu_si128(pb.add(i + 8 * j).cast())),
-                )
+                let y = widen8(_mm_loadl_epi64(pb.add(i + 8 * j).cast()));
+                _mm256_fnmadd_ps(k, y, _mm256_loadu_ps(pa.add(i + 8 * j)))
             };
             *s = _mm256_fmadd_ps(d, d, *s);
         }
@@ -346,16 +338,13 @@ pub(super) unsafe fn l2_f16_avx2(a: &[f32], b: &[u16]) -> f32 {
     }
     while i + 8 <= n {
         let d = unsafe {
-            _mm256_sub_ps(
-                _mm256_loadu_ps(pa.add(i)),
-                _mm256_cvtph_ps(_mm_loadu_si128(pb.add(i).cast())),
-            )
+            let y = widen8(_mm_loadl_epi64(pb.add(i).cast()));
+            _mm256_fnmadd_ps(k, y, _mm256_loadu_ps(pa.add(i)))
         };
         acc[0] = _mm256_fmadd_ps(d, d, acc[0]);
         i += 8;
     }
     let s = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
     // SAFETY: the scalar kernel has no requirements.
-    let tail = unsafe { super::half::l2_f16(&a[i..n], &b[i..n]) };
-    hsum256(s) + tail
+    hsum256(s) + unsafe { super::int8::l2(&a[i..n], &b[i..n], scale) }
 }
