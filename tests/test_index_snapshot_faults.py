@@ -118,6 +118,27 @@ async def test_current_snapshot_is_loaded_and_answers_like_the_exact_scan(
     assert agreement(tops, exact_tops()) >= 0.95
 
 
+async def test_close_rewrites_the_snapshot_only_after_writes(
+    pristine: Path, tmp_path: Path
+) -> None:
+    store = tmp_path / "s"
+    shutil.copytree(pristine, store)
+    snapshot = store / "memlane.db.hnsw"
+    # A save replaces the file (temporary file renamed over it): a new inode.
+    before = snapshot.stat()
+    origin, _ = await answers(store)
+    assert origin == "loaded"
+    after = snapshot.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns), (
+        "a session without writes left a current snapshot: nothing to save"
+    )
+    async with AsyncMemory(config(store), embedder=TableEmbedder()) as memory:
+        await memory.add([{"role": "user", "content": "m0"}], user_id="u0", infer=False)
+    assert snapshot.stat().st_ino != before.st_ino, "a write makes the close save again"
+    origin, _ = await answers(store)
+    assert origin == "loaded"
+
+
 async def stale(store: Path) -> None:
     """A write after the snapshot was saved; then the old snapshot put back (as if the
     process had died before saving a new one)."""

@@ -226,6 +226,7 @@ impl Inner {
             conn,
             path: path.to_owned(),
             generation,
+            snapshot_generation: (index_origin == IndexOrigin::Loaded).then_some(generation),
             index_min_memories,
             state: Arc::clone(&state),
             jobs: receiver,

@@ -54,6 +54,9 @@ pub(crate) struct Writer {
     pub(crate) path: std::path::PathBuf,
     /// Committed writes so far (the store's generation, see `ann.rs`).
     pub(crate) generation: u64,
+    /// The generation of the snapshot on disk, when it is known to be current for it
+    /// (loaded at open, or saved since): closing then has nothing to save.
+    pub(crate) snapshot_generation: Option<u64>,
     /// Store size from which the approximate index is kept.
     pub(crate) index_min_memories: usize,
     pub(crate) state: Arc<RwLock<State>>,
@@ -112,7 +115,10 @@ impl Writer {
 
     /// Saves the approximate index for the next open (best effort: without it the next
     /// open rebuilds the graph from SQLite, nothing is lost).
-    fn save_index(&self) {
+    fn save_index(&mut self) {
+        if self.snapshot_generation == Some(self.generation) {
+            return; // nothing written since the snapshot was loaded or saved
+        }
         let index = self
             .state
             .read()
@@ -120,7 +126,9 @@ impl Writer {
             .index
             .clone();
         if let Some(index) = index {
-            let _ = ann::save(&self.path, &index, self.generation);
+            if ann::save(&self.path, &index, self.generation).is_ok() {
+                self.snapshot_generation = Some(self.generation);
+            }
         }
     }
 

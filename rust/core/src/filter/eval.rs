@@ -53,8 +53,8 @@ impl Cond {
             Cond::Gte(v) => matches!(cmp(v), Some(Ordering::Greater | Ordering::Equal)),
             Cond::Lt(v) => cmp(v) == Some(Ordering::Less),
             Cond::Lte(v) => matches!(cmp(v), Some(Ordering::Less | Ordering::Equal)),
-            Cond::In(vs) => vs.iter().any(eq),
-            Cond::Nin(vs) => !vs.iter().any(eq),
+            Cond::In(vs) => vs.contains_str(s),
+            Cond::Nin(vs) => !vs.contains_str(s),
             Cond::Contains(needle) => s.contains(needle.as_str()),
             Cond::IContains(needle) => s.to_lowercase().contains(needle.as_str()),
         }
@@ -77,8 +77,8 @@ impl Cond {
             Cond::Gte(v) => matches!(compare(value, v), Some(Ordering::Greater | Ordering::Equal)),
             Cond::Lt(v) => compare(value, v) == Some(Ordering::Less),
             Cond::Lte(v) => matches!(compare(value, v), Some(Ordering::Less | Ordering::Equal)),
-            Cond::In(vs) => vs.iter().any(|v| equal(value, v)),
-            Cond::Nin(vs) => !vs.iter().any(|v| equal(value, v)),
+            Cond::In(vs) => vs.contains(value, equal),
+            Cond::Nin(vs) => !vs.contains(value, equal),
             Cond::Contains(needle) => contains(value, needle, false),
             Cond::IContains(needle) => contains(value, needle, true),
         }

@@ -7,10 +7,12 @@
 mod canonical;
 mod eval;
 mod parse;
+mod value_list;
 
 use serde_json::Value;
 
 use crate::record::Field;
+pub use value_list::ValueList;
 
 /// A parsed filter.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,8 +48,8 @@ pub enum Cond {
     Gte(Value),
     Lt(Value),
     Lte(Value),
-    In(Vec<Value>),
-    Nin(Vec<Value>),
+    In(ValueList),
+    Nin(ValueList),
     Contains(String),
     IContains(String),
     Exists,

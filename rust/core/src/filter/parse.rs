@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{Cond, Filter, Key};
+use super::{Cond, Filter, Key, ValueList};
 use crate::record::Field;
 use crate::{Error, Result};
 
@@ -95,8 +95,8 @@ fn parse_operators(
             "gte" => Cond::Gte(ordered_arg(key, op, arg, normalise)?),
             "lt" => Cond::Lt(ordered_arg(key, op, arg, normalise)?),
             "lte" => Cond::Lte(ordered_arg(key, op, arg, normalise)?),
-            "in" => Cond::In(list_arg(key, op, arg, normalise)?),
-            "nin" => Cond::Nin(list_arg(key, op, arg, normalise)?),
+            "in" => Cond::In(ValueList::new(list_arg(key, op, arg, normalise)?)),
+            "nin" => Cond::Nin(ValueList::new(list_arg(key, op, arg, normalise)?)),
             "contains" => Cond::Contains(string_arg(key, op, arg)?),
             "icontains" => Cond::IContains(string_arg(key, op, arg)?.to_lowercase()),
             unknown => {

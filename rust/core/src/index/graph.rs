@@ -295,6 +295,38 @@ impl Graph {
         }
     }
 
+    /// Bounds `(lo, hi)` on the exact distance `distance_to(q, slot)`, from the codes
+    /// alone (only when the graph has codes; `q_l1` is the L1 norm of `q`).
+    ///
+    /// A code reconstructs each component within half a step (`scale / 2`), so
+    /// `|q.x - scale * q.c| <= scale / 2 * |q|_1`, and for L2, by the triangle
+    /// inequality, `| |q - x| - |q - scale * c| | <= scale / 2 * sqrt(dims)`. Both are
+    /// widened by the worst-case f32 rounding of the two kernels' sums (about
+    /// `dims * EPSILON` relative), so the bounds hold for the computed exact distance,
+    /// not just the real one.
+    #[inline]
+    pub(crate) fn distance_bounds(&self, q: &[f32], q_l1: f32, slot: u32) -> (f32, f32) {
+        let (codes, scale) = self.code_row(slot);
+        let rounding = 2.0 * self.dims as f32 * f32::EPSILON;
+        match self.metric {
+            Metric::Cosine | Metric::Dot => {
+                let approx = -self.kernels.dot_codes(q, codes, scale);
+                let err = scale * q_l1 * (0.5 + 127.0 * rounding) + f32::MIN_POSITIVE;
+                (approx - err, approx + err)
+            }
+            Metric::L2 => {
+                let r = self.kernels.l2_codes(q, codes, scale).sqrt();
+                let delta = scale * 0.5 * (self.dims as f32).sqrt();
+                let lo = (r - delta).max(0.0);
+                let hi = r + delta;
+                (
+                    lo * lo * (1.0 - rounding),
+                    hi * hi * (1.0 + rounding) + f32::MIN_POSITIVE,
+                )
+            }
+        }
+    }
+
     /// True if walks use approximate distances (the codes), so that results must be
     /// re-scored with [`Graph::distance_to`].
     #[inline]
@@ -312,6 +344,18 @@ impl Graph {
         };
         let start = slot as usize * lines;
         if let Some(row) = rows.get(start..start + lines) {
+            for line in row {
+                prefetch(line.0.get().cast::<i8>().cast_const());
+            }
+        }
+    }
+
+    /// Hints the CPU to load every line of `slot`'s f32 vector (for rows read at
+    /// random, where the hardware prefetcher cannot guess the next one).
+    #[inline]
+    pub(crate) fn prefetch_row(&self, slot: u32) {
+        let start = slot as usize * self.row_lines;
+        if let Some(row) = self.vectors.get(start..start + self.row_lines) {
             for line in row {
                 prefetch(line.0.get().cast::<i8>().cast_const());
             }

@@ -44,19 +44,19 @@ impl std::fmt::Debug for Candidates<'_> {
 ///
 /// Measured with `cargo bench -p memlane-core --bench planner` (100,000 x 384
 /// clustered unit vectors, random key subsets, CPU time per query, the filtered graph
-/// at the lowest ef reaching recall@10 >= 0.95): the list scan costs 4 us for 100 keys
-/// and 40-90 ns per key beyond (0.70 ms at 8,000, 0.88 ms at 10,000); the filtered
-/// graph costs 12 ms at 0.1 % selectivity, 3 ms at 4 %, 0.9 ms at 8 %, then drops to
-/// 0.19 ms at 10 % (ef 10 suffices once admitted nodes are dense). The curves cross
-/// between 8,000 and 10,000 keys; below 8,192 the scan is cheaper at any share up to
-/// 8 % and exact.
+/// at the lowest ef reaching recall@10 >= 0.95): the list scan (bounded by the `i8`
+/// codes, see `exact.rs`) costs 6 us for 100 keys and about 33 ns per key beyond
+/// (0.26 ms at 8,000, 0.33 ms at 10,000); the filtered graph costs 6.6 ms at 0.1 %
+/// selectivity, 1.7 ms at 4 %, 0.66 ms at 8 %, then drops to 0.10 ms at 10 % (ef 10
+/// suffices once admitted nodes are dense). The curves cross between 8,000 and 10,000
+/// keys; below 8,192 the scan is cheaper at any share up to 8 % and exact.
 pub const EXACT_SCAN_MAX_KEYS: usize = 8192;
 
 /// A key list or filter admitting at most this share of the live keys is searched
 /// exactly (list scan, or a full scan testing the filter on every key): in the same
-/// measurement the full scan (about 10 ns per key tested plus the distances) costs
-/// 1.5 ms at 4 % against 3.0 ms for the filtered graph, and 2.1 ms at 6 % against
-/// 1.6 ms; the two cross near 5 %.
+/// measurement the full scan (about 8 ns per key tested plus the bounded distances)
+/// costs 0.93 ms at 4 % against 1.7 ms for the filtered graph, and 1.2 ms at 6 %
+/// against 0.86 ms; the two cross near 5 %.
 pub const EXACT_SCAN_MAX_SHARE: f64 = 0.05;
 
 /// An unfiltered search of an index with at most this many live keys scans them all:

@@ -6,6 +6,7 @@
 mod concurrency;
 mod data;
 mod deletes;
+mod exact_scan;
 mod filtered;
 mod fixture;
 mod persistence;
