@@ -57,16 +57,33 @@ async def texts(memory: AsyncMemory, **scope: str) -> list[str]:
 
 
 async def test_new_fact_is_added_with_one_chat_call_and_two_embedding_calls(memory, server):
+    await memory.add("Likes jazz", user_id="alice", infer=False)
+    embedded_before = server.embedding_calls
     server.script_chat(answer({"event": "ADD", "text": "Is vegetarian"}))
     result = await memory.add("I'm vegetarian, by the way.", user_id="alice")
     assert [(r["event"], r["memory"]) for r in result["results"]] == [("ADD", "Is vegetarian")]
-    assert await texts(memory, user_id="alice") == ["Is vegetarian"]
+    assert await texts(memory, user_id="alice") == ["Likes jazz", "Is vegetarian"]
     assert server.chat_calls == 1
-    assert server.embedding_calls == 2
+    assert server.embedding_calls - embedded_before == 2, (
+        "the messages (to find related memories), then the new fact"
+    )
     body = chat_requests(server)[0]
     assert body["response_format"] == {"type": "json_object"}
     assert datetime.date.today().isoformat() in prompt_text(body), "today's date is in the prompt"
     assert "I'm vegetarian, by the way." in prompt_text(body)
+
+
+async def test_first_add_of_a_scope_skips_the_related_lookup(memory, server):
+    await memory.add("Likes jazz", user_id="bob", infer=False)  # another scope
+    embedded_before = server.embedding_calls
+    server.script_chat(answer({"event": "ADD", "text": "Is vegetarian"}))
+    result = await memory.add("I'm vegetarian, by the way.", user_id="alice")
+    assert [r["memory"] for r in result["results"]] == ["Is vegetarian"]
+    assert server.chat_calls == 1
+    assert server.embedding_calls - embedded_before == 1, (
+        "nothing stored for alice: only the new fact is embedded"
+    )
+    assert "Likes jazz" not in prompt_text(chat_requests(server)[0]), "other scopes stay out"
 
 
 async def test_contradiction_updates_the_memory_and_history_keeps_both(memory, server):

@@ -3,11 +3,13 @@ stored, then one batched embedding call and one transaction.
 
 Per add: embedding call 1 embeds the new messages (to find related memories), the store
 finds the related memories of the same scope, the LLM call decides, embedding call 2
-embeds every new or updated text, and the store applies all decisions atomically.
+embeds every new or updated text, and the store applies all decisions atomically. A scope
+that holds no memory yet has nothing to relate to, so its first add skips call 1.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -57,8 +59,7 @@ class Extractor:
     ) -> list[dict[str, Any]]:
         """Extracts, decides and applies; returns the ADD/UPDATE/DELETE results."""
         async with self._locks.hold(ids):
-            vectors = await self._embed([m["content"] for m in conversation])
-            related = await self._related(conversation, vectors, ids)
+            related = await self._related(conversation, ids)
             messages = extraction_messages(
                 conversation,
                 [m["memory"] for m in related],
@@ -83,16 +84,20 @@ class Extractor:
             ops += [DeleteOp(memory_id=memory_id) for memory_id in plan.deletes]
             return await self._store.apply(ops)
 
-    async def _related(
-        self, conversation: list[dict[str, Any]], vectors: np.ndarray, ids: dict[str, str]
-    ) -> list[dict[str, Any]]:
+    async def _related(self, conversation: list[dict[str, Any]], ids: dict[str, str]) -> list[dict[str, Any]]:
         """The scope's memories nearest to any of the messages, best first, deduplicated."""
         scope_filter = inputs.filters(None, ids, need_scope=True)
-        best: dict[str, dict[str, Any]] = {}
-        for message, vector in zip(conversation, vectors):
-            hits = await self._store.search(
-                vector, message["content"], scope_filter, RELATED_PER_MESSAGE, None, "hybrid"
+        if not await self._store.list(scope_filter, 1):
+            return []  # a new scope: no embedding call needed to find nothing
+        vectors = await self._embed([m["content"] for m in conversation])
+        per_message = await asyncio.gather(
+            *(
+                self._store.search(vector, message["content"], scope_filter, RELATED_PER_MESSAGE, None, "hybrid")
+                for message, vector in zip(conversation, vectors)
             )
+        )
+        best: dict[str, dict[str, Any]] = {}
+        for hits in per_message:
             for hit in hits:
                 if hit["id"] not in best or hit["score"] > best[hit["id"]]["score"]:
                     best[hit["id"]] = hit
