@@ -103,7 +103,10 @@ class AsyncMemory:
         """One batched embedding call; rows in the order of ``texts``."""
         vectors = await self._embedder.embed(list(texts))
         try:
-            vectors = np.asarray(vectors, dtype=np.float32)
+            # Values beyond float32 become inf here, which the store refuses with a clear
+            # error; numpy's own overflow warning would only be noise on the user's stderr.
+            with np.errstate(over="ignore"):
+                vectors = np.asarray(vectors, dtype=np.float32)
         except (TypeError, ValueError) as err:
             raise EmbeddingError(f"the embedder returned no usable vectors: {err}") from err
         if vectors.ndim != 2 or vectors.shape[0] != len(texts):
