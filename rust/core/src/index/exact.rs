@@ -17,6 +17,10 @@ use super::scored::Scored;
 
 /// How far ahead of the distance computation the scan prefetches vectors.
 const PREFETCH_AHEAD: usize = 4;
+/// How many whole f32 rows ahead the bounded scan's second pass prefetches: its rows
+/// are scattered (only the survivors), and a whole row is 24 lines at 384 dims, so a
+/// short distance keeps the outstanding loads within what the core can track.
+const ROW_PREFETCH_AHEAD: usize = 2;
 
 /// The `k` smallest distances pushed so far.
 pub(crate) struct TopK {
@@ -155,11 +159,11 @@ fn bounded_scan(g: &Graph, q: &[f32], k: usize, slots: &[u32]) -> Vec<Scored> {
         .filter(|&(lo, _)| lo <= cut)
         .map(|(_, s)| s)
         .collect();
-    for &s in survivors.iter().take(2) {
+    for &s in survivors.iter().take(ROW_PREFETCH_AHEAD) {
         g.prefetch_row(s);
     }
     for (i, &s) in survivors.iter().enumerate() {
-        if let Some(&next) = survivors.get(i + 2) {
+        if let Some(&next) = survivors.get(i + ROW_PREFETCH_AHEAD) {
             g.prefetch_row(next);
         }
         top.push(Scored::new(g.distance_to(q, s), s));
