@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any, Literal, TypeVar, Union, overload
 
 import msgspec
 from msgspec import Struct, field
@@ -33,6 +33,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger("memlane")
+
+_T = TypeVar("_T")
 
 _STRICT = {"frozen": True, "forbid_unknown_fields": True, "kw_only": True}
 
@@ -330,7 +332,7 @@ class MemoryConfig(Struct, metaclass=_CheckedConstruction, **_STRICT):
         """``None`` → defaults, a dict → :meth:`from_dict`, a MemoryConfig → itself."""
         if config is None:
             return cls()
-        if isinstance(config, cls):
+        if isinstance(config, MemoryConfig):
             return config
         return cls.from_dict(config)
 
@@ -340,6 +342,16 @@ _SECTION_TYPES: dict[str, Any] = {
     "llm": LLMConfig,
     "embedder": EmbedderConfig,
 }
+
+
+# Typed like msgspec.convert: a class gives an instance of it; anything else (the
+# sections' tagged unions) gives Any.
+@overload
+def _convert(data: Any, target: type[_T], where: str) -> _T: ...
+
+
+@overload
+def _convert(data: Any, target: Any, where: str) -> Any: ...
 
 
 def _convert(data: Any, target: Any, where: str) -> Any:

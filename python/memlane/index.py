@@ -165,11 +165,13 @@ class HnswIndex:
         """
         if k < 0:
             raise ValidationError(f"k must be >= 0, got {k}")
-        try:
-            # Fast path: float32 C-contiguous queries and uint32 ids go straight in.
-            return self._native.search(queries, k, ef or 0, allowed, num_threads)  # type: ignore[no-any-return]
-        except TypeError:
-            pass
+        if isinstance(queries, np.ndarray) and (allowed is None or isinstance(allowed, np.ndarray)):
+            try:
+                # Fast path: float32 C-contiguous queries and uint32 ids go straight in
+                # (the native side raises TypeError for any other dtype or layout).
+                return self._native.search(queries, k, ef or 0, allowed, num_threads)
+            except TypeError:
+                pass
         single = np.ndim(queries) == 1
         matrix = _matrix(queries, self.dims, "queries")
         allowed_arr = None if allowed is None else _ids(allowed, "allowed")

@@ -7,7 +7,7 @@ and the REST server can encode them.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from msgspec import Struct
 
@@ -20,7 +20,7 @@ class MemoryItem(Struct, kw_only=True, omit_defaults=True, forbid_unknown_fields
     id: str
     memory: str
     hash: str
-    metadata: dict | None
+    metadata: dict[str, Any] | None
     created_at: str
     updated_at: str
     score: float | None = None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from memlane.extraction.answer import Decision
 
@@ -38,7 +39,7 @@ def _key(text: str) -> str:
     return " ".join(text.casefold().split())
 
 
-def plan_changes(decisions: Sequence[Decision], related: Sequence[dict]) -> Plan:
+def plan_changes(decisions: Sequence[Decision], related: Sequence[dict[str, Any]]) -> Plan:
     """Turns decisions about ``related`` (the memories shown, by index) into a plan."""
     plan = Plan()
     known_texts = {_key(m["memory"]) for m in related}

@@ -11,17 +11,23 @@
 //!
 //! Persistence (design decision 1): at a clean close the graph is saved beside the
 //! database with the store's generation (a counter every committed write bumps). On open
-//! it is loaded only if that generation is current and it holds exactly the stored rows;
-//! anything else (missing, stale, corrupt, foreign, wrong dimension) means a rebuild
-//! from SQLite, never trust.
+//! a snapshot of the current generation that holds exactly the stored rows is used as
+//! is. A readable snapshot of an older generation (the process died, or was killed,
+//! after writes it could not save) is brought up to date instead of thrown away: every
+//! stored row is compared with the graph's copy, and the missing or changed ones are
+//! inserted and the vanished ones removed, so the result holds exactly the stored rows
+//! whatever the snapshot held; when more than [`REPLAY_MAX_SHARE`] of the rows differ
+//! a fresh build is cheaper and gives the better graph. A missing, corrupt, foreign-format
+//! or wrong-dimension snapshot means a rebuild from SQLite, never trust.
 
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::index::{HnswIndex, HnswParams, Metric, EXACT_SCAN_MAX_KEYS};
-use crate::state::State;
+use crate::state::{Slot, State};
 use crate::{Error, Result};
 
 /// Fewer memories than this: no graph, exact scans only (never below the planner's
@@ -35,6 +41,17 @@ pub(crate) fn threshold(configured: usize) -> usize {
 /// Threads used to build the graph in one go (the machines we target have two cores).
 const BUILD_THREADS: usize = 2;
 
+/// A stale snapshot is brought up to date when at most this share of the stored rows
+/// must be inserted, replaced or removed; beyond, the graph is rebuilt (inserting half
+/// the rows costs about half a build, and a graph that lost most of its nodes routes
+/// worse than a new one).
+pub const REPLAY_MAX_SHARE: f64 = 0.5;
+
+/// Largest difference, per component, between a stored unit vector and the graph's copy
+/// of the same row that still counts as the same vector (the graph normalises again,
+/// which may move the last bit; a changed embedding moves far more).
+const SAME_VECTOR_TOLERANCE: f32 = 1e-5;
+
 /// Where the graph of the database at `db` is saved.
 pub(crate) fn snapshot_path(db: &Path) -> PathBuf {
     let mut name = db.as_os_str().to_owned();
@@ -47,18 +64,28 @@ pub(crate) fn key_of(seq: i64) -> Option<u32> {
     u32::try_from(seq).ok()
 }
 
+/// The graph key and state slot of every stored memory (None if a rowid does not fit a
+/// key).
+fn keyed_slots(state: &State) -> Option<Vec<(u32, Slot)>> {
+    state
+        .all_slots()
+        .filter_map(|slot| {
+            state
+                .record(slot)
+                .map(|r| key_of(r.seq).map(|key| (key, slot)))
+        })
+        .collect()
+}
+
 /// Builds a graph over every memory in `state` (None if a rowid does not fit a key).
 pub(crate) fn build(state: &State) -> Result<Option<HnswIndex>> {
+    let Some(rows) = keyed_slots(state) else {
+        return Ok(None);
+    };
     let index = HnswIndex::new(HnswParams::new(state.dims, Metric::Cosine))?;
-    let mut keys = Vec::with_capacity(state.len());
-    let mut vectors = Vec::with_capacity(state.len() * state.dims);
-    for slot in state.all_slots() {
-        let Some(record) = state.record(slot) else {
-            continue;
-        };
-        let Some(key) = key_of(record.seq) else {
-            return Ok(None);
-        };
+    let mut keys = Vec::with_capacity(rows.len());
+    let mut vectors = Vec::with_capacity(rows.len() * state.dims);
+    for (key, slot) in rows {
         keys.push(key);
         vectors.extend_from_slice(state.vector(slot));
     }
@@ -66,18 +93,60 @@ pub(crate) fn build(state: &State) -> Result<Option<HnswIndex>> {
     Ok(Some(index))
 }
 
-/// The saved graph, if it describes exactly `generation` and the rows of `state`.
-pub(crate) fn load(db: &Path, state: &State, generation: u64) -> Option<HnswIndex> {
+/// The saved graph, if it can be read and is a cosine graph of `state`'s dimension,
+/// with the generation it was saved at.
+fn read_snapshot(db: &Path, state: &State) -> Option<(HnswIndex, u64)> {
     let file = File::open(snapshot_path(db)).ok()?;
     let (index, tag) = HnswIndex::load(BufReader::new(file), Some(state.dims)).ok()?;
-    let covers_every_row = index.len() == state.len()
+    // The engine's graphs are cosine; another metric is some other program's file.
+    (index.params().metric == Metric::Cosine).then_some((index, tag))
+}
+
+/// True if `index` holds exactly one key per stored row (assumed current otherwise).
+fn covers_every_row(index: &HnswIndex, state: &State) -> bool {
+    index.len() == state.len()
         && state.all_slots().all(|slot| {
             state
                 .record(slot)
                 .and_then(|r| key_of(r.seq))
                 .is_some_and(|key| index.contains(key))
+        })
+}
+
+/// Brings a stale graph up to date with `state`: inserts the rows it lacks or holds
+/// with another vector, removes the keys no row has. Returns false (leaving `index`
+/// unusable) when a rowid does not fit a key or too many rows differ.
+fn replay(index: &HnswIndex, state: &State) -> Result<bool> {
+    let Some(rows) = keyed_slots(state) else {
+        return Ok(false);
+    };
+    let stored: HashSet<u32> = rows.iter().map(|&(key, _)| key).collect();
+    let mut keys = Vec::new();
+    let mut vectors = Vec::new();
+    for (key, slot) in rows {
+        let vector = state.vector(slot);
+        let same = index.vector(key).is_some_and(|old| {
+            old.iter()
+                .zip(vector)
+                .all(|(a, b)| (a - b).abs() <= SAME_VECTOR_TOLERANCE)
         });
-    (tag == generation && covers_every_row).then_some(index)
+        if !same {
+            keys.push(key);
+            vectors.extend_from_slice(vector);
+        }
+    }
+    let vanished: Vec<u32> = index
+        .keys()
+        .into_iter()
+        .filter(|k| !stored.contains(k))
+        .collect();
+    let changes = keys.len() + vanished.len();
+    if changes as f64 > REPLAY_MAX_SHARE * state.len().max(1) as f64 {
+        return Ok(false);
+    }
+    index.remove_batch(&vanished);
+    index.insert_batch(&keys, &vectors, BUILD_THREADS)?;
+    Ok(true)
 }
 
 /// How the approximate index of an open store came to be.
@@ -87,12 +156,14 @@ pub enum IndexOrigin {
     None,
     /// Loaded from a current snapshot.
     Loaded,
+    /// Loaded from an older snapshot and brought up to date with SQLite.
+    Replayed,
     /// Built from SQLite (no usable snapshot).
     Built,
 }
 
-/// The graph for a freshly opened store: loaded if current, else built; none for a
-/// store too small to need one.
+/// The graph for a freshly opened store: loaded if current, brought up to date if
+/// stale, else built; none for a store too small to need one.
 pub(crate) fn open(
     db: &Path,
     state: &State,
@@ -102,11 +173,17 @@ pub(crate) fn open(
     if state.len() < min_memories || state.dims == 0 {
         return Ok((None, IndexOrigin::None));
     }
-    if let Some(index) = load(db, state, generation) {
-        return Ok((Some(Arc::new(index)), IndexOrigin::Loaded));
+    if let Some((index, tag)) = read_snapshot(db, state) {
+        if tag == generation && covers_every_row(&index, state) {
+            return Ok((Some(Arc::new(index)), IndexOrigin::Loaded));
+        }
+        // A failed replay leaves the build below to report whatever is wrong.
+        if matches!(replay(&index, state), Ok(true)) {
+            return Ok((Some(Arc::new(index)), IndexOrigin::Replayed));
+        }
     }
     // The snapshot is unusable: remove it now, so a crash before the next clean close
-    // cannot leave a file that looks current.
+    // does not make the next open read it again.
     let _ = std::fs::remove_file(snapshot_path(db));
     let built = build(state)?.map(Arc::new);
     let origin = if built.is_some() {

@@ -125,7 +125,7 @@ async fn graph_search_matches_brute_force_and_follows_deletes() {
 }
 
 #[tokio::test]
-async fn snapshot_is_loaded_when_current_and_rebuilt_when_stale_or_corrupt() {
+async fn snapshot_is_loaded_when_current_replayed_when_stale_rebuilt_when_corrupt() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("big.db");
     let ids = fill(&path).await;
@@ -146,7 +146,15 @@ async fn snapshot_is_loaded_when_current_and_rebuilt_when_stale_or_corrupt() {
     {
         let engine = Engine::open_with(&path, Some(DIMS), 0).unwrap();
         engine
-            .apply(vec![Op::Delete { id: ids[7].clone() }])
+            .apply(vec![
+                Op::Delete { id: ids[7].clone() },
+                Op::Update {
+                    id: ids[9].clone(),
+                    text: Some(("moved".into(), vector(300_000))),
+                    metadata: None,
+                },
+                Op::Add(memory(400_000)),
+            ])
             .await
             .unwrap();
     }
@@ -155,9 +163,26 @@ async fn snapshot_is_loaded_when_current_and_rebuilt_when_stale_or_corrupt() {
         let engine = Engine::open_with(&path, Some(DIMS), 0).unwrap();
         assert_eq!(
             engine.index_origin(),
-            IndexOrigin::Built,
-            "a stale snapshot is not trusted"
+            IndexOrigin::Replayed,
+            "a stale snapshot is brought up to date, not trusted as is"
         );
+        assert!(!top_ids(&engine, &query, 10).contains(&ids[7]));
+        assert_eq!(top_ids(&engine, &vector(8), 1)[0], ids[8]);
+        assert_eq!(
+            top_ids(&engine, &vector(300_000), 1)[0],
+            ids[9],
+            "new vector"
+        );
+        let added = top_ids(&engine, &vector(400_000), 1);
+        assert_eq!(
+            engine.get(&added[0]).unwrap().memory,
+            "memory number 400000"
+        );
+    }
+    // That open saved an up-to-date snapshot at close: the next one loads it.
+    {
+        let engine = Engine::open_with(&path, Some(DIMS), 0).unwrap();
+        assert_eq!(engine.index_origin(), IndexOrigin::Loaded);
         assert!(!top_ids(&engine, &query, 10).contains(&ids[7]));
     }
 
@@ -175,6 +200,35 @@ async fn snapshot_is_loaded_when_current_and_rebuilt_when_stale_or_corrupt() {
         assert_eq!(engine.index_origin(), IndexOrigin::Built);
         assert_eq!(top_ids(&engine, &vector(11), 1)[0], ids[11]);
     }
+}
+
+#[tokio::test]
+async fn a_snapshot_too_far_behind_is_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.db");
+    let ids = fill(&path).await;
+    let snapshot = dir.path().join("big.db.hnsw");
+    let old = std::fs::read(&snapshot).unwrap();
+    let changed = N * 6 / 10;
+    {
+        let engine = Engine::open_with(&path, Some(DIMS), 0).unwrap();
+        let ops = (0..changed)
+            .map(|i| Op::Update {
+                id: ids[i].clone(),
+                text: Some((format!("changed {i}"), vector(200_000 + i))),
+                metadata: None,
+            })
+            .collect();
+        engine.apply(ops).await.unwrap();
+    }
+    std::fs::write(&snapshot, &old).unwrap();
+    let engine = Engine::open_with(&path, Some(DIMS), 0).unwrap();
+    assert_eq!(
+        engine.index_origin(),
+        IndexOrigin::Built,
+        "60 % of the rows changed: more than REPLAY_MAX_SHARE"
+    );
+    assert_eq!(top_ids(&engine, &vector(200_005), 1)[0], ids[5]);
 }
 
 #[tokio::test]

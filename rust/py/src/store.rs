@@ -82,6 +82,7 @@ impl Store {
         Ok(match self.engine()?.index_origin() {
             IndexOrigin::None => "none",
             IndexOrigin::Loaded => "loaded",
+            IndexOrigin::Replayed => "replayed",
             IndexOrigin::Built => "built",
         })
     }

@@ -88,10 +88,11 @@ def _decode_vectors(body: bytes, count: int) -> np.ndarray:
         else:
             row = np.asarray(item.embedding, dtype=np.float32)
         rows[item.index] = row
-    width = len(rows[0]) if count else 0
+    filled = [row for row in rows if row is not None]
+    assert len(filled) == count  # `count` distinct indices in range filled every row
+    width = len(filled[0]) if count else 0
     out = np.empty((count, width), dtype=np.float32)
-    for index, row in enumerate(rows):
-        assert row is not None  # every index in range was filled exactly once above
+    for index, row in enumerate(filled):
         if len(row) != width:
             raise EmbeddingError(
                 f"embeddings response has vectors of different lengths ({width} and {len(row)})"

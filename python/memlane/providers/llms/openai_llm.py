@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from memlane.errors import LLMError
 
 if TYPE_CHECKING:
     import openai
+    from openai.types.chat import ChatCompletionMessageParam
+    from openai.types.shared_params import ResponseFormatJSONObject
 
 __all__ = ["OpenAILLM"]
 
@@ -29,6 +31,15 @@ _NO_LLM = (
 _BACKOFF_BASE_S = 0.5
 _BACKOFF_CAP_S = 8.0
 _PLACEHOLDER_KEY = "memlane-no-api-key"
+
+
+class _Options(TypedDict, total=False):
+    """The optional fields of a chat request that this class sends (absent: not sent)."""
+
+    temperature: float
+    max_tokens: int
+    top_p: float
+    response_format: ResponseFormatJSONObject
 
 
 class OpenAILLM:
@@ -69,7 +80,7 @@ class OpenAILLM:
             api_key=api_key or _PLACEHOLDER_KEY, base_url=base_url, timeout=timeout, max_retries=0
         )
         self._model = model
-        self._sampling: dict[str, Any] = {"temperature": temperature, "max_tokens": max_tokens}
+        self._sampling: _Options = {"temperature": temperature, "max_tokens": max_tokens}
         if top_p is not None:
             self._sampling["top_p"] = top_p
         self._max_retries = max_retries
@@ -89,12 +100,16 @@ class OpenAILLM:
         attempt = 0
         while True:
             use_json_mode = json_mode and self._json_mode_supported
+            options = self._sampling.copy()
+            if use_json_mode:
+                options["response_format"] = {"type": "json_object"}
             try:
                 response = await self._client.chat.completions.create(
                     model=self._model,
-                    messages=messages,  # type: ignore[arg-type]
-                    **self._sampling,
-                    **({"response_format": {"type": "json_object"}} if use_json_mode else {}),
+                    # The LLM protocol's role/content dicts are what openai's message
+                    # TypedDicts describe; a dict[str, str] cannot say which keys it has.
+                    messages=cast("list[ChatCompletionMessageParam]", messages),
+                    **options,
                 )
             except openai.BadRequestError as err:
                 if use_json_mode and _rejects_json_mode(err):

@@ -6,13 +6,26 @@ of ops atomically (all or none) and answers reads with Mem0-shaped dicts.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
-from typing import Any, Protocol, Union
+from typing import Any, Literal, Protocol, Union
 
 import numpy as np
 from msgspec import Struct
 
-__all__ = ["AddOp", "DeleteOp", "DeleteScopeOp", "Op", "ResetOp", "Store", "UpdateOp"]
+__all__ = [
+    "AddOp",
+    "DeleteOp",
+    "DeleteScopeOp",
+    "Op",
+    "ResetOp",
+    "SearchMode",
+    "Store",
+    "UpdateOp",
+]
+
+#: How ``Store.search`` scores memories (see its docstring).
+SearchMode = Literal["semantic", "keyword", "hybrid"]
 
 
 class AddOp(Struct, frozen=True, kw_only=True):
@@ -81,6 +94,7 @@ class Store(Protocol):
     async def list(self, filters_json: str | None, limit: int) -> list[dict[str, Any]]:
         """Memories matching the filter, oldest first."""
 
+    # `builtins.list` from here on: inside the class, `list` names the method above.
     async def search(
         self,
         vector: np.ndarray | None,
@@ -88,9 +102,9 @@ class Store(Protocol):
         filters_json: str | None,
         limit: int,
         threshold: float | None,
-        mode: str = "semantic",
+        mode: SearchMode = "semantic",
         semantic_weight: float = 0.6,
-    ) -> list[dict[str, Any]]:
+    ) -> builtins.list[dict[str, Any]]:
         """Memories matching the filter, best first, each with ``score`` in [0, 1].
 
         ``mode``: ``"semantic"`` (cosine similarity of ``vector``, clamped to [0, 1]),
@@ -99,7 +113,7 @@ class Store(Protocol):
         (``semantic_weight * semantic + (1 - semantic_weight) * keyword``).
         """
 
-    async def history(self, memory_id: str) -> list[dict[str, Any]]:
+    async def history(self, memory_id: str) -> builtins.list[dict[str, Any]]:
         """A memory's history, oldest first; ``[]`` for an unknown id."""
 
     async def close(self) -> None:

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from memlane import _native
 from memlane.errors import ValidationError
-from memlane.providers.stores.base import AddOp, DeleteOp, DeleteScopeOp, Op, ResetOp, UpdateOp
+from memlane.providers.stores.base import (
+    AddOp,
+    DeleteOp,
+    DeleteScopeOp,
+    Op,
+    ResetOp,
+    SearchMode,
+    UpdateOp,
+)
 from memlane.providers.stores.settle import uncancellable
+
+if TYPE_CHECKING:
+    from memlane._native import _OpTuple  # a stub-only alias: the tuple forms of ops.rs
 
 
 def _vector_bytes(vector: np.ndarray) -> bytes:
@@ -24,7 +36,7 @@ def _vector_bytes(vector: np.ndarray) -> bytes:
     return np.ascontiguousarray(array, dtype="<f4").tobytes()
 
 
-def _native_op(op: Op) -> tuple[Any, ...]:
+def _native_op(op: Op) -> _OpTuple:
     if isinstance(op, AddOp):
         return (
             "add",
@@ -67,8 +79,10 @@ class EmbeddedStore:
         return Path(self._native.path)
 
     @property
-    def index_origin(self) -> str:
-        """How the approximate index came to be at open: "none", "loaded" or "built"."""
+    def index_origin(self) -> Literal["none", "loaded", "replayed", "built"]:
+        """How the approximate index came to be at open: "none" (no graph: the store is
+        small), "loaded" (the snapshot saved at the last clean close), "replayed" (an
+        older snapshot, brought up to date with the stored rows) or "built"."""
         return self._native.index_origin
 
     async def apply(self, ops: Sequence[Op]) -> list[Any]:
@@ -80,6 +94,7 @@ class EmbeddedStore:
     async def list(self, filters_json: str | None, limit: int) -> list[dict[str, Any]]:
         return await self._native.list(filters_json, limit)
 
+    # `builtins.list` from here on: inside the class, `list` names the method above.
     async def search(
         self,
         vector: np.ndarray | None,
@@ -87,15 +102,15 @@ class EmbeddedStore:
         filters_json: str | None,
         limit: int,
         threshold: float | None,
-        mode: str = "semantic",
+        mode: SearchMode = "semantic",
         semantic_weight: float = 0.6,
-    ) -> list[dict[str, Any]]:
+    ) -> builtins.list[dict[str, Any]]:
         packed = None if vector is None else _vector_bytes(vector)
         return await self._native.search(
             packed, text, filters_json, limit, threshold, mode, semantic_weight
         )
 
-    async def history(self, memory_id: str) -> list[dict[str, Any]]:
+    async def history(self, memory_id: str) -> builtins.list[dict[str, Any]]:
         return await self._native.history(memory_id)
 
     async def close(self) -> None:

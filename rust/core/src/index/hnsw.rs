@@ -125,6 +125,11 @@ impl HnswIndex {
         read(&self.graph).deleted.load(Ordering::Acquire)
     }
 
+    /// Every key held, in no particular order.
+    pub fn keys(&self) -> Vec<u32> {
+        read(&self.keys).keys().collect()
+    }
+
     /// The stored vector of `key` (unit length for cosine).
     pub fn vector(&self, key: u32) -> Option<Vec<f32>> {
         let g = read(&self.graph);

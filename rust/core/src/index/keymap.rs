@@ -107,6 +107,16 @@ impl KeyMap {
         old
     }
 
+    /// Every key held (array keys ascending, then the hash map's in no order).
+    pub(crate) fn keys(&self) -> impl Iterator<Item = u32> + '_ {
+        self.dense
+            .iter()
+            .enumerate()
+            .filter(|&(_, &slot)| slot != ABSENT)
+            .map(|(key, _)| key as u32)
+            .chain(self.sparse.keys().copied())
+    }
+
     /// Makes room for `additional` more keys in the hash map part (the array grows on
     /// demand).
     pub(crate) fn reserve(&mut self, additional: usize) {
@@ -216,6 +226,11 @@ mod tests {
         for (&k, &v) in &model {
             assert_eq!(map.get(k), Some(v));
         }
+        let mut keys: Vec<u32> = map.keys().collect();
+        let mut want: Vec<u32> = model.keys().copied().collect();
+        keys.sort_unstable();
+        want.sort_unstable();
+        assert_eq!(keys, want);
         for probe in [0, 1, 2_999, 25_000, u32::MAX - 1, 4_000_000_050] {
             assert_eq!(map.get(probe), model.get(&probe).copied(), "{probe}");
         }

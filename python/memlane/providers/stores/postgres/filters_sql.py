@@ -121,6 +121,7 @@ class _Compiler:
             return sql.SQL("({} IS NOT NULL)").format(col)
         if op == "eq" and value is None:
             return sql.SQL("({} IS NULL)").format(col)
+        test: sql.Composed | None  # None: the value's kind can never match a text column
         if op == "eq" and isinstance(value, str) and name in SCOPE_FIELDS:
             # the scope indexes hold a prefix of each id: compare it first, so they are used
             v = self.param(value, "text")

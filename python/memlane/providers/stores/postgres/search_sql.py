@@ -136,6 +136,7 @@ class SearchSql:
         pool = []
         if mode != "keyword":
             expression = index_expression(dims)
+            query: sql.Composable
             if expression is None:
                 near = "SELECT seq FROM {mem} WHERE {where} ORDER BY embedding <=> %(q)s::vector, seq LIMIT %(k)s"
                 query = sql.SQL("")

@@ -11,6 +11,7 @@ waits on a socket.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import json
 import logging
 from collections.abc import AsyncIterator, Sequence
@@ -26,7 +27,15 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from memlane.config import PostgresStoreSettings
 from memlane.errors import MemlaneError, MemoryNotFoundError, StoreError, ValidationError
-from memlane.providers.stores.base import AddOp, DeleteOp, DeleteScopeOp, Op, ResetOp, UpdateOp
+from memlane.providers.stores.base import (
+    AddOp,
+    DeleteOp,
+    DeleteScopeOp,
+    Op,
+    ResetOp,
+    SearchMode,
+    UpdateOp,
+)
 from memlane.providers.stores.settle import uncancellable
 
 from . import schema
@@ -281,9 +290,10 @@ class PostgresStore:
             op = ops[i]
             if isinstance(op, AddOp):
                 # A run of adds goes as one pipelined batch: one round trip.
-                rows, end = [], i
-                while end < len(ops) and isinstance(ops[end], AddOp):
-                    add, (vector, (searchable, exact)) = ops[end], prepared[end]
+                rows, adds, end = [], [], i
+                while end < len(ops) and isinstance(add := ops[end], AddOp):
+                    vector, (searchable, exact) = prepared[end]
+                    adds.append(add)
                     rows.append(
                         {
                             "id": str(uuid4()),
@@ -307,7 +317,7 @@ class PostgresStore:
                         await cur.executemany(self._sql.add, rows)
                 results.extend(
                     {"id": row["id"], "memory": add.text, "event": "ADD"}
-                    for row, add in zip(rows, ops[i:end])
+                    for row, add in zip(rows, adds)
                 )
                 i = end
                 continue
@@ -383,7 +393,8 @@ class PostgresStore:
             rows = await cur.fetchall()
         return [memory_item(row) for row in rows]
 
-    async def history(self, memory_id: str) -> list[dict[str, Any]]:
+    # `builtins.list` from here on: inside the class, `list` names the method above.
+    async def history(self, memory_id: str) -> builtins.list[dict[str, Any]]:
         if "\x00" in memory_id:
             return []
         async with self._connection() as conn:
@@ -403,9 +414,9 @@ class PostgresStore:
         filters_json: str | None,
         limit: int,
         threshold: float | None,
-        mode: str = "semantic",
+        mode: SearchMode = "semantic",
         semantic_weight: float = 0.6,
-    ) -> list[dict[str, Any]]:
+    ) -> builtins.list[dict[str, Any]]:
         """The ``limit`` best memories matching the filter, best first, with ``score``.
 
         Modes and scores as the embedded store (see :mod:`.search_sql`). Filters matching
