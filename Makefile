@@ -2,7 +2,7 @@
 PYTHON ?= python3
 PIP := $(PYTHON) -m pip
 
-.PHONY: install demo test test-rust test-python lint bench
+.PHONY: install demo test test-rust test-python typecheck lint bench
 
 # Builds the Rust extension (release profile, via maturin) and installs memlane editable
 # with the offline embedder and the test tools.
@@ -13,13 +13,19 @@ install:
 demo: install
 	$(PYTHON) -m memlane.demo
 
-test: install test-rust test-python
+test: install test-rust test-python typecheck
 
 test-rust:
 	cargo test --workspace --quiet
 
 test-python:
 	$(PYTHON) -m pytest tests -q
+
+# mypy --strict over python/memlane (settings in pyproject.toml), and the stub of the
+# native module checked against the compiled one.
+typecheck:
+	$(PYTHON) -m mypy
+	$(PYTHON) -m mypy.stubtest memlane._native
 
 lint:
 	cargo fmt --all --check

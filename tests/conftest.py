@@ -19,6 +19,7 @@ if _REPO_ROOT not in sys.path:
 # A real AsyncMemory on the real embedded store in tmp_path, with the real openai embedder
 # talking to the fake OpenAI-compatible server on 127.0.0.1.
 
+import json  # noqa: E402
 from collections.abc import AsyncIterator, Iterator  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -129,3 +130,53 @@ def store_kind(request: pytest.FixtureRequest) -> Iterator[str]:
         yield kind
     finally:
         _memory_helpers.use_store("embedded")
+
+
+# --- REST server and command line (test_server_*.py, test_cli*.py) ----------------------
+# The real app under uvicorn on 127.0.0.1 (tests/support/served_app.py), a real store in
+# tmp_path, and a fake OpenAI server of the test's own: tests script its chat answers
+# and failures, so none may leak into another test. No retries, so one scripted failure
+# is one failed call.
+
+
+@pytest.fixture
+def llm_server() -> Iterator[FakeOpenAI]:
+    """A fake OpenAI server (embeddings and chat) for this test alone."""
+    with FakeOpenAI(dims=DIMS) as server:
+        yield server
+
+
+@pytest.fixture
+def api_config(tmp_path: Path, llm_server: FakeOpenAI) -> dict[str, Any]:
+    """Config dict: embedded store in ``tmp_path/store``; embedder and LLM: ``llm_server``."""
+    config = memory_config(tmp_path / "store", llm_server.base_url, llm=True)
+    config["embedder"]["config"]["max_retries"] = 0
+    return config
+
+
+@pytest.fixture
+def api_config_file(tmp_path: Path, api_config: dict[str, Any]) -> Path:
+    """``api_config`` as the JSON file ``memlane --config`` reads."""
+    path = tmp_path / "memlane.json"
+    path.write_text(json.dumps(api_config), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def served(api_config: dict[str, Any]) -> Iterator[Any]:
+    """``create_app(api_config)`` served by uvicorn on 127.0.0.1; yields the ServedApp."""
+    from memlane.server import create_app
+
+    from tests.support.served_app import ServedApp
+
+    with ServedApp(create_app(api_config)) as app:
+        yield app
+
+
+@pytest.fixture
+def api(served: Any) -> Iterator[Any]:
+    """An httpx.Client on the served app (every call bounded by a 30 s timeout)."""
+    import httpx
+
+    with httpx.Client(base_url=served.url, timeout=30) as client:
+        yield client

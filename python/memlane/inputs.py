@@ -11,6 +11,7 @@ from typing import Any
 
 import msgspec
 
+from memlane import _native
 from memlane.errors import ValidationError
 
 SCOPE_KEYS = ("user_id", "agent_id", "run_id")
@@ -60,14 +61,21 @@ def memory_id(value: Any) -> str:
     return text("memory_id", value)
 
 
+#: Largest ``limit``/``top_k``: the store takes it as a 64-bit integer (a larger one would
+#: surface as an OverflowError from the native call instead of a clear error).
+MAX_LIMIT = 2**63 - 1
+
+
 def limit(value: Any, top_k: Any = None) -> int:
-    """``limit`` (or its alias ``top_k``): a positive int."""
+    """``limit`` (or its alias ``top_k``): a positive int up to :data:`MAX_LIMIT`."""
     if top_k is not None:
         if value is not None and value != top_k:
             raise ValidationError(f"limit={value!r} and top_k={top_k!r} disagree; pass one of them")
         value = top_k
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValidationError(f"limit must be a positive integer, got {value!r}")
+    if value > MAX_LIMIT:
+        raise ValidationError(f"limit must be at most 2**63 - 1, got {value}")
     return value
 
 
@@ -133,8 +141,9 @@ def metadata(value: Any) -> str | None:
 def filters(value: Any, ids: dict[str, str], *, need_scope: bool) -> str | None:
     """Combines scope ids and a filters dict into one filter, as JSON text.
 
-    The filter language itself is checked by the store, which raises ValidationError
-    naming an unknown operator or a malformed part.
+    The filter language itself is checked here, by the parser both stores use, so that a
+    bad filter fails before anything is embedded: ValidationError naming an unknown
+    operator or a malformed part.
     """
     if value is not None and not isinstance(value, dict):
         raise ValidationError(f"filters must be a dict, got {type(value).__name__}")
@@ -151,7 +160,10 @@ def filters(value: Any, ids: dict[str, str], *, need_scope: bool) -> str | None:
     if not parts:
         return None
     combined = parts[0] if len(parts) == 1 else {"AND": parts}
-    return msgspec.json.encode(combined).decode()
+    text = msgspec.json.encode(combined).decode()
+    if value:
+        _native.canonical_filter(text)  # raises ValidationError; scope ids alone are valid
+    return text
 
 
 def require_scope(ids: dict[str, str]) -> dict[str, str]:
