@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 from memlane import AsyncMemory
 from support.measure import machine_info, median_of, print_table, write_json
-from support.precomputed import DEFAULT_SEED, Dataset, make_dataset
+from support.precomputed import DEFAULT_SEED, Dataset, PrecomputedEmbedder, make_dataset
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,10 @@ PROBE_TIMEOUT_S = 1_800
 
 #: The three opens of a pass, in the order the table lists them.
 OPENS = ("loaded", "built", "no_graph")
+#: Memories written after the snapshot in the stale-snapshot open (a process killed before
+#: its clean close): the open must bring the old graph up to date, not rebuild it.
+STALE_WRITES = 1_000
+STALE_SEED = 99
 
 DB_FILE = "memlane.db"
 SNAPSHOT_FILE = DB_FILE + ".hnsw"  # ann.rs snapshot_path(): the db path plus ".hnsw"
@@ -192,14 +196,51 @@ def open_without_graph(store: Path, work: Path, memories: int) -> dict[str, Any]
     return found
 
 
-def exact_top_k(data: Dataset, queries: np.ndarray) -> list[set[str]]:
+def extra_rows(data: Dataset, count: int) -> tuple[list[str], np.ndarray]:
+    """``count`` new texts with seeded random unit vectors (not in the dataset)."""
+    rng = np.random.default_rng(STALE_SEED)
+    vectors = rng.standard_normal((count, data.vectors.shape[1])).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return [f"written after the snapshot {i}" for i in range(count)], vectors
+
+
+async def write_more(folder: Path, data: Dataset, texts: list[str], vectors: np.ndarray) -> None:
+    """Adds the extra rows in one session, MESSAGES_PER_ADD per call, users in turn."""
+    embedder = PrecomputedEmbedder(dict(zip(texts, vectors)), vectors.shape[1])
+    async with AsyncMemory(store_config(folder), embedder=embedder) as memory:
+        for start in range(0, len(texts), MESSAGES_PER_ADD):
+            user = data.users[(start // MESSAGES_PER_ADD) % len(data.users)]
+            chunk = texts[start : start + MESSAGES_PER_ADD]
+            await memory.add([{"role": "user", "content": t} for t in chunk], user_id=user, infer=False)
+
+
+def open_with_stale_snapshot(store: Path, work: Path, data: Dataset) -> dict[str, Any]:
+    """Writes STALE_WRITES memories, then puts the snapshot from before them back (what a
+    process killed before its clean close leaves) and opens: index_origin must be
+    "replayed". Run once, after the passes: it adds rows to the store."""
+    snapshot = store / SNAPSHOT_FILE
+    old = work / (SNAPSHOT_FILE + ".before-writes")
+    shutil.copy2(snapshot, old)
+    texts, vectors = extra_rows(data, STALE_WRITES)
+    asyncio.run(write_more(store, data, texts, vectors))
+    os.replace(old, snapshot)
+    found = open_in_fresh_process(store, work)
+    if found["index_origin"] != "replayed":
+        raise Failed(
+            f"opening with a snapshot {STALE_WRITES:,} writes old reported "
+            f"index_origin={found['index_origin']!r}, expected 'replayed'"
+        )
+    return found
+
+
+def exact_top_k(texts: list[str], vectors: np.ndarray, queries: np.ndarray) -> list[set[str]]:
     """The true top-LIMIT texts of each query over every memory (cosine; the vectors are
     unit length)."""
     truth = []
     for query in queries:
-        scores = data.vectors @ query
+        scores = vectors @ query
         best = np.argpartition(-scores, LIMIT - 1)[:LIMIT]
-        truth.append({data.texts[i] for i in best})
+        truth.append({texts[i] for i in best})
     return truth
 
 
@@ -313,7 +354,7 @@ def prepare(work: Path, data: Dataset) -> list[set[str]]:
         "in_all_users": {"user_id": {"in": data.users}},
     }
     (work / "filters.json").write_text(json.dumps(filters), encoding="utf-8")
-    return exact_top_k(data, data.query_vectors)
+    return exact_top_k(data.texts, data.vectors, data.query_vectors)
 
 
 def run(args: argparse.Namespace, scale: Scale, passes: int, work: Path) -> dict[str, Any]:
@@ -336,6 +377,20 @@ def run(args: argparse.Namespace, scale: Scale, passes: int, work: Path) -> dict
         results.append(one_pass(store, work, truth))
     summary = median_of(results)
     report(summary, results, facts)
+    stale = open_with_stale_snapshot(store, work, data)
+    texts, vectors = extra_rows(data, STALE_WRITES)
+    stale_truth = exact_top_k(
+        data.texts + texts, np.vstack([data.vectors, vectors]), data.query_vectors
+    )
+    stale["recall_at_10"] = {
+        name: recall(top, stale_truth) for name, top in stale.pop("results").items()
+    }
+    print(
+        f"stale snapshot ({STALE_WRITES:,} writes behind): index_origin "
+        f"{stale['index_origin']}, open {stale['open_ms']:,.0f} ms (vs {summary['loaded']['open_ms']:,.0f}"
+        f" loaded, {summary['built']['open_ms']:,.0f} rebuilt), recall@{LIMIT} "
+        + ", ".join(f"{k} {v:.3f}" for k, v in stale["recall_at_10"].items())
+    )
     for name, loaded in summary["loaded"]["recall_at_10"].items():
         built = summary["built"]["recall_at_10"][name]
         if loaded < built - RECALL_TOLERANCE:
@@ -344,7 +399,7 @@ def run(args: argparse.Namespace, scale: Scale, passes: int, work: Path) -> dict
                 f"recall@{LIMIT} {loaded:.3f} vs {built:.3f}"
             )
     print(f"\nrequirement holds: every current-snapshot open loaded the graph ({passes} passes)")
-    return {"facts": facts, "passes": results, "median": summary}
+    return {"facts": facts, "passes": results, "median": summary, "stale": stale}
 
 
 def main() -> None:
