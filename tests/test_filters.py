@@ -204,6 +204,35 @@ async def test_scope_inside_filters(memory: AsyncMemory, rows: dict[str, str]) -
     assert names(found, rows) == ["m5"]
 
 
+async def test_in_on_scope_fields(memory: AsyncMemory, rows: dict[str, str]) -> None:
+    """``in`` on a scope field (served from the scope's posting lists) matches exactly
+    what the filter says, alone or combined; OR and NOT around it still see every row."""
+
+    async def listed(filters: dict[str, Any], **scope: str) -> list[str]:
+        got = names((await memory.get_all(filters=filters, **scope))["results"], rows)
+        hits = (await memory.search("memory", filters=filters, **scope))["results"]
+        assert sorted(names(hits, rows)) == sorted(got), filters
+        return got
+
+    assert await listed({"user_id": {"in": ["alice", "bob"]}}) == [*ALICE, "m5"]
+    assert await listed({"user_id": {"in": ["bob", "bob", "carol"]}}) == ["m5"]
+    assert await listed({"user_id": {"in": ["carol"]}}) == []
+    assert await listed({"user_id": {"in": []}}) == []
+    assert await listed({"user_id": "alice", "run_id": {"in": ["r1", "r2"]}}) == ["m1", "m3"]
+    assert await listed({"run_id": {"in": ["r2", "r9"]}}) == ["m3"]
+    both = {"AND": [{"agent_id": {"in": ["a1", "a2"]}}, {"n": {"gte": 5}}]}
+    assert await listed(both, user_id="alice") == ["m2"]
+    assert await listed(
+        {"OR": [{"user_id": {"in": ["bob"]}}, {"run_id": "r1"}]}, user_id="alice"
+    ) == ["m1"]
+    assert await listed({"NOT": [{"run_id": {"in": ["r1"]}}]}, user_id="alice") == [
+        "m2",
+        "m3",
+        "m4",
+    ]
+    assert await listed({"user_id": {"nin": ["alice"]}}, user_id="bob") == ["m5"]
+
+
 async def test_int_scope_ids_in_filters(memory: AsyncMemory) -> None:
     memory_id = (await memory.add("numbered", user_id=7, run_id=3, infer=False))["results"][0]["id"]
     for filters in (

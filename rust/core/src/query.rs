@@ -48,15 +48,24 @@ pub struct SearchRequest<'a> {
     pub mode: SearchMode,
 }
 
-/// Candidate slots for a filter: one scope's posting list, or every slot.
+/// Candidate slots for a filter: the posting lists of the scope values it requires (the
+/// cheapest field's), or every slot.
 fn candidates<'a>(state: &'a State, filter: &Filter) -> Box<dyn Iterator<Item = Slot> + 'a> {
     let smallest = filter
         .required_scope_values()
         .into_iter()
-        .map(|(field, value)| state.postings(field, value))
-        .min_by_key(|list| list.len());
+        .map(|(field, values)| {
+            // A memory has one value per scope field: the lists of distinct values are
+            // disjoint, so chaining them lists each candidate once.
+            let mut distinct = values;
+            distinct.sort_unstable();
+            distinct.dedup();
+            let lists: Vec<&[Slot]> = distinct.iter().map(|v| state.postings(field, v)).collect();
+            (lists.iter().map(|l| l.len()).sum::<usize>(), lists)
+        })
+        .min_by_key(|(total, _)| *total);
     match smallest {
-        Some(list) => Box::new(list.iter().copied()),
+        Some((_, lists)) => Box::new(lists.into_iter().flatten().copied()),
         None => Box::new(state.all_slots()),
     }
 }

@@ -89,21 +89,30 @@ impl Filter {
         }
     }
 
-    /// Equality conditions on scope fields that every match must satisfy: the planner
-    /// starts from the smallest posting list among them instead of scanning everything.
-    pub fn required_scope_values(&self) -> Vec<(Field, &str)> {
+    /// Scope fields whose value every match must take from a known list (an `eq`, or
+    /// an `in` over strings), each with that list: the planner starts from the posting
+    /// lists of the cheapest of them instead of scanning everything.
+    pub fn required_scope_values(&self) -> Vec<(Field, Vec<&str>)> {
         let mut out = Vec::new();
         self.collect_required(&mut out);
         out
     }
 
-    fn collect_required<'a>(&'a self, out: &mut Vec<(Field, &'a str)>) {
+    fn collect_required<'a>(&'a self, out: &mut Vec<(Field, Vec<&'a str>)>) {
         match self {
             Filter::And(parts) => parts.iter().for_each(|p| p.collect_required(out)),
             Filter::Cond {
                 key: Key::Field(field),
-                cond: Cond::Eq(Value::String(value)),
-            } if field.is_scope() => out.push((*field, value)),
+                cond,
+            } if field.is_scope() => match cond {
+                Cond::Eq(Value::String(value)) => out.push((*field, vec![value.as_str()])),
+                // A scope id is a string: the list's other values can never match.
+                Cond::In(list) => out.push((
+                    *field,
+                    list.values().iter().filter_map(Value::as_str).collect(),
+                )),
+                _ => {}
+            },
             _ => {}
         }
     }
