@@ -60,9 +60,10 @@ pub const EXACT_SCAN_MAX_KEYS: usize = 8192;
 pub const EXACT_SCAN_MAX_SHARE: f64 = 0.05;
 
 /// An unfiltered search of an index with at most this many live keys scans them all:
-/// exact, and about as fast as the graph walk at that size (same bench machine: a full
-/// scan costs 12 us at 500 vectors and 29 us at 1,000, the graph walk 20-30 us at
-/// 1,000 to 2,000 nodes, while the scan grows to 97 us at 2,000).
+/// exact, and about as fast as the graph walk at that size (`cargo bench -p memlane-core
+/// --bench hnsw -- n=1000` and `n=2000`, code-bounded scans: a full scan costs 26 us at
+/// 1,000 vectors and 53 us at 2,000, the graph walk 11-30 us at 1,000 to 2,000 nodes
+/// depending on ef).
 pub const EXACT_SCAN_MAX_INDEX: usize = 1024;
 
 /// The plan for one search (built once per batch of queries).
