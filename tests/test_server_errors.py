@@ -329,7 +329,16 @@ def test_unexpected_exception_is_a_json_500_without_internals(api_config: dict[s
         expect_error(response, 500, "InternalServerError", "the server log has the details")
         assert "secret internals" not in response.text
         # uvicorn closes a connection whose request raised; the server itself serves on.
-        assert httpx.get(served.url + "/health", timeout=30).status_code == 200
+        # A new connection made while that close is in flight was once reset under load
+        # (seen in a full-suite run), so the check may take a second new connection.
+        for attempt in range(2):
+            try:
+                health = httpx.get(served.url + "/health", timeout=30)
+                break
+            except httpx.TransportError:
+                if attempt == 1:
+                    raise
+        assert health.status_code == 200
 
 
 async def test_app_whose_lifespan_never_ran_answers_a_clear_500(api_config: dict[str, Any]):
