@@ -54,6 +54,13 @@ class Store:
         dims: int | None = None,
         index_min_memories: int = ...,  # memlane_core::DEFAULT_INDEX_MIN_MEMORIES, 32,768
     ) -> Store: ...
+    @staticmethod
+    def open(
+        path: str | os.PathLike[str],
+        dims: int | None = None,
+        index_min_memories: int = ...,  # memlane_core::DEFAULT_INDEX_MIN_MEMORIES, 32,768
+    ) -> asyncio.Future[Store]:
+        """``Store(...)`` as an awaitable: the open runs off the event loop."""
     @property
     def path(self) -> Path: ...
     @property

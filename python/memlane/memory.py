@@ -17,7 +17,7 @@ from memlane.config import MemoryConfig
 from memlane.errors import EmbeddingError, MemlaneError, ValidationError
 from memlane.extraction.infer import Extractor
 from memlane.providers.embedders.base import Embedder
-from memlane.providers.factory import build_embedder, build_llm, open_store
+from memlane.providers.factory import build_embedder, build_llm, open_store, open_store_async
 from memlane.providers.llms.base import LLM
 from memlane.providers.stores.base import AddOp, DeleteOp, DeleteScopeOp, ResetOp, Store, UpdateOp
 
@@ -46,6 +46,9 @@ class AsyncMemory:
         ...     hits = await memory.search("where am I going?", user_id="alice")
     """
 
+    #: The open store; None once closed.
+    _store: Store | None
+
     def __init__(
         self,
         config: MemoryConfig | dict[str, Any] | None = None,
@@ -53,13 +56,49 @@ class AsyncMemory:
         embedder: Embedder | None = None,
         llm: LLM | None = None,
     ) -> None:
+        self._prepare(config, embedder, llm)
+        self._store = open_store(self.config.vector_store, self._embedder.dims)
+
+    def _prepare(
+        self, config: MemoryConfig | dict[str, Any] | None, embedder: Embedder | None, llm: LLM | None
+    ) -> None:
+        """Everything but opening the store."""
         self.config = MemoryConfig.coerce(config)
         self._owns_embedder = embedder is None
         self._embedder: Embedder = embedder or build_embedder(self.config.embedder)
-        self._store: Store | None = open_store(self.config.vector_store, self._embedder.dims)
         self._owns_llm = llm is None
         self._llm = llm
         self._extractor: Extractor | None = None
+
+    @classmethod
+    async def open(
+        cls,
+        config: MemoryConfig | dict[str, Any] | None = None,
+        *,
+        embedder: Embedder | None = None,
+        llm: LLM | None = None,
+    ) -> AsyncMemory:
+        """``AsyncMemory(config)`` for code already inside the event loop: the embedded
+        store is opened on a worker thread instead of in the constructor, so loading or
+        building the graph of a large store (about 1 s, or 8 s without a saved graph, per
+        100,000 memories) does not stall the loop's other tasks.
+
+        Raises:
+            The constructor's errors.
+
+        Example:
+            >>> async with await AsyncMemory.open(config) as memory:
+            ...     await memory.search("tea", user_id="alice")
+        """
+        memory = cls.__new__(cls)
+        memory._prepare(config, embedder, llm)
+        try:
+            memory._store = await open_store_async(memory.config.vector_store, memory._embedder.dims)
+        except BaseException:
+            if memory._owns_embedder:
+                await memory._embedder.aclose()
+            raise
+        return memory
 
     @classmethod
     def from_config(cls, config_dict: dict[str, Any]) -> AsyncMemory:

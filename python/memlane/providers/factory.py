@@ -69,6 +69,17 @@ def open_store(config: VectorStoreConfig, dims: int | None) -> Store:
     raise ValidationError(f"unsupported vector_store config {config!r}")
 
 
+async def open_store_async(config: VectorStoreConfig, dims: int | None) -> Store:
+    """:func:`open_store` without blocking the event loop (the embedded store opens on a
+    worker thread; the PostgreSQL store connects lazily, at its first call, anyway)."""
+    match config:
+        case EmbeddedStoreConfig(config=s):
+            from memlane.providers.stores.embedded import EmbeddedStore
+
+            return await EmbeddedStore.open(s.database_file(), dims, s.index_min_memories)
+    return open_store(config, dims)
+
+
 def build_llm(config: LLMConfig) -> LLM:
     """The LLM a config describes.
 

@@ -63,7 +63,7 @@ def create_app(
             return
         # Opened here rather than in create_app: the store is created and locked by the
         # process that serves, not by whoever builds the app object.
-        async with AsyncMemory(checked) as owned:
+        async with await AsyncMemory.open(checked) as owned:
             yield {"memory": owned}
 
     app = FastAPI(

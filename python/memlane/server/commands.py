@@ -79,5 +79,5 @@ COMMANDS: dict[str, Command] = {
 
 async def run(command: Command, args: argparse.Namespace, config: MemoryConfig) -> Any:
     """Opens the memory, runs one command, and closes the memory (even on error)."""
-    async with AsyncMemory(config) as memory:
+    async with await AsyncMemory.open(config) as memory:
         return await command(memory, args)

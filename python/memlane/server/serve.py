@@ -85,7 +85,7 @@ async def _serve(config: MemoryConfig, sock: socket.socket, log_level: str) -> N
 
     from memlane.server.app import create_app
 
-    async with AsyncMemory(config) as memory:
+    async with await AsyncMemory.open(config) as memory:
         # memlane's own warnings (e.g. "-> 502 LLMError: ...") in uvicorn's log format.
         log_config = copy.deepcopy(LOGGING_CONFIG)
         log_config["loggers"]["memlane"] = {

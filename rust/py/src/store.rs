@@ -63,6 +63,25 @@ impl Store {
         })
     }
 
+    /// `Store(path, ...)` as an awaitable: the open (which may load or build the graph
+    /// of a large store) runs on the blocking pool, off the event loop.
+    #[staticmethod]
+    #[pyo3(signature = (path, dims=None, index_min_memories=memlane_core::DEFAULT_INDEX_MIN_MEMORIES))]
+    fn open(
+        py: Python<'_>,
+        path: PathBuf,
+        dims: Option<usize>,
+        index_min_memories: usize,
+    ) -> PyResult<Bound<'_, PyAny>> {
+        bridge::install_exit_hook(py)?;
+        bridge::spawn_blocking(py, move || {
+            let engine = Engine::open_with(&path, dims, index_min_memories).py_err()?;
+            Ok(Store {
+                engine: Mutex::new(Some(engine)),
+            })
+        })
+    }
+
     /// The database file.
     #[getter]
     fn path(&self) -> PyResult<PathBuf> {
