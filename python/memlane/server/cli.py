@@ -24,10 +24,10 @@ from typing import Any, NoReturn
 
 from memlane._native import __version__
 from memlane.errors import MemlaneError
+from memlane.inputs import MAX_LIMIT
 from memlane.server import commands
 from memlane.server.config_file import CONFIG_ENV, load_config
 from memlane.server.error_codes import EXIT_OK, EXIT_USAGE, code_for, exit_codes_help, one_line
-from memlane.server.limits import MAX_LIMIT
 
 __all__ = ["build_parser", "main"]
 

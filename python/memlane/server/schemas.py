@@ -20,7 +20,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
-from memlane.server.limits import MAX_LIMIT
+from memlane.inputs import MAX_LIMIT
 
 __all__ = ["AddRequest", "Limit", "Message", "SearchRequest", "UpdateRequest"]
 

@@ -177,13 +177,14 @@ pub(super) unsafe fn l2_avx2(a: &[f32], b: &[f32]) -> f32 {
     hsum256(s) + tail
 }
 
-/// `sum a[i] * b[i]` of f32 `a` and `i8` codes `b` (the caller applies the scale),
-/// AVX-512F: 16 codes at a time sign-extended to i32, converted and multiply-added.
+/// Inner product of f32 `a` and the row `scale * b`, AVX-512F: 16 codes at a time
+/// sign-extended to i32, converted and multiply-added; the scale is applied once at
+/// the end.
 ///
 /// # Safety
 /// The CPU must support AVX-512F.
 #[target_feature(enable = "avx512f")]
-unsafe fn dot_codes_avx512(a: &[f32], b: &[i8]) -> f32 {
+pub(super) unsafe fn dot_i8_avx512(a: &[f32], b: &[i8], scale: f32) -> f32 {
     let n = a.len().min(b.len());
     let (pa, pb) = (a.as_ptr(), b.as_ptr());
     let mut acc = [_mm512_setzero_ps(); 4];
@@ -213,7 +214,7 @@ unsafe fn dot_codes_avx512(a: &[f32], b: &[i8]) -> f32 {
     }
     let s = _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3]));
     // SAFETY: the scalar kernel has no requirements.
-    _mm512_reduce_add_ps(s) + unsafe { super::int8::dot(&a[i..n], &b[i..n], 1.0) }
+    (_mm512_reduce_add_ps(s) + unsafe { super::int8::dot(&a[i..n], &b[i..n], 1.0) }) * scale
 }
 
 /// 16 codes as 16 f32 lanes.
@@ -221,16 +222,6 @@ unsafe fn dot_codes_avx512(a: &[f32], b: &[i8]) -> f32 {
 #[target_feature(enable = "avx512f")]
 fn widen16(codes: __m128i) -> __m512 {
     _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(codes))
-}
-
-/// Inner product of f32 `a` and the row `scale * b`, AVX-512F.
-///
-/// # Safety
-/// The CPU must support AVX-512F.
-#[target_feature(enable = "avx512f")]
-pub(super) unsafe fn dot_i8_avx512(a: &[f32], b: &[i8], scale: f32) -> f32 {
-    // SAFETY: same requirements.
-    unsafe { dot_codes_avx512(a, b) * scale }
 }
 
 /// Squared Euclidean distance between f32 `a` and the row `scale * b`, AVX-512F.
